@@ -1,0 +1,95 @@
+"""Shared command-line plumbing for every `lrkd` subcommand.
+
+Torch-free and import-light on purpose: `lrkd rank` must answer in well under a second, so nothing here
+imports numpy, sympy, torch, pandas or matplotlib at module level.
+
+Conventions every subcommand follows:
+- a module ``<package>/cli_<name>.py`` exposes ``configure(parser)`` (adds arguments; imports nothing heavy)
+  and ``run(args) -> int`` (does the work; heavy imports go inside);
+- bad input raises :class:`UsageError` (or argparse rejects it); the dispatcher prints one line on stderr
+  and exits with status 2, never a traceback;
+- ``--json`` output goes through :func:`emit_json`, which writes strict JSON (no NaN/inf tokens).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+
+
+class UsageError(ValueError):
+    """Bad input from a user: reported as one line on stderr, exit status 2."""
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line (no usage dump) and exit with status 2."""
+
+    def error(self, message: str):  # noqa: D401 - argparse API
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _number(text: str, kind, name: str):
+    try:
+        value = kind(text)
+    except (TypeError, ValueError):
+        raise argparse.ArgumentTypeError(f"expected {name}, got {text!r}") from None
+    if isinstance(value, float) and not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite {name}, got {text!r}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer > 0."""
+    value = _number(text, int, "a positive integer")
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def nonnegative_int(text: str) -> int:
+    """argparse type: an integer >= 0."""
+    value = _number(text, int, "a non-negative integer")
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """argparse type: a finite float > 0."""
+    value = _number(text, float, "a positive number")
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def finite_float(text: str) -> float:
+    """argparse type: any finite float."""
+    return _number(text, float, "a finite number")
+
+
+def unit_interval(text: str) -> float:
+    """argparse type: a float in the open interval (0, 1)."""
+    value = _number(text, float, "a number in (0, 1)")
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1), got {text!r}")
+    return value
+
+
+def _jsonable(obj):
+    """Recursively turn numpy scalars/arrays and non-finite floats into strict-JSON values (NaN/inf -> None)."""
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if hasattr(obj, "tolist") and not isinstance(obj, (str, bytes)):
+        return _jsonable(obj.tolist())
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+def emit_json(obj, stream=None) -> None:
+    """Print ``obj`` as strict JSON (numpy values converted, NaN/inf written as null)."""
+    json.dump(_jsonable(obj), stream or sys.stdout, indent=2, allow_nan=False)
+    (stream or sys.stdout).write("\n")
