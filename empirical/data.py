@@ -1,0 +1,106 @@
+"""Byte-level text data and the deterministic teacher / student-train / held-out split.
+
+The default corpus is the documentation bundled with every CPython (``pydoc_data.topics``, ~466k bytes of
+English prose and code); ``DataConfig.corpus`` may name any UTF-8 file. Tokens are bytes (vocabulary 256).
+The corpus is cut into non-overlapping sequences of ``context + 1`` bytes (input = first ``context``, target
+= shifted by one), permuted by ``seed``, then split into disjoint parts: the teacher's training part, the
+held-out part, and the student-training pool. Repeated chunks are dropped first, so no sequence of the
+teacher's part reappears verbatim in the student's parts. ``N`` student sequences are the pool's first ``N`` (so runs at
+smaller N use a subset of the larger N's data). The teacher never sees student or held-out text.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import torch
+
+from bounds.cliutil import UsageError
+
+from .config import DataConfig
+
+
+@lru_cache(maxsize=8)
+def load_corpus_bytes(corpus: str | None = None) -> bytes:
+    """The corpus as UTF-8 bytes: the embedded ``pydoc_data.topics`` text when ``corpus`` is None."""
+    if corpus is None:
+        import pydoc_data.topics as topics
+        return "".join(topics.topics[k] for k in sorted(topics.topics)).encode("utf-8")
+    path = Path(corpus)
+    if not path.is_file():
+        raise UsageError(f"corpus file {corpus!r} does not exist or is not a file")
+    raw = path.read_bytes()
+    if not raw:
+        raise UsageError(f"corpus file {corpus!r} is empty")
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"corpus file {corpus!r} is not UTF-8 text (bad byte at offset {exc.start})") from None
+    return raw
+
+
+@dataclass(frozen=True)
+class Splits:
+    """Disjoint parts of one corpus, each a LongTensor of shape (n, context + 1) of byte tokens."""
+
+    teacher: torch.Tensor
+    heldout: torch.Tensor
+    student_pool: torch.Tensor
+    context: int
+
+    @property
+    def max_samples(self) -> int:
+        """Largest N (student training sequences) this corpus allows."""
+        return int(self.student_pool.shape[0])
+
+    def student_train(self, n: int) -> torch.Tensor:
+        """The first ``n`` sequences of the student pool; :class:`UsageError` when ``n`` is too large."""
+        if n < 1:
+            raise UsageError(f"the number of samples must be >= 1, got {n}")
+        if n > self.max_samples:
+            raise UsageError(f"--samples {n} is more than this corpus allows with context {self.context} "
+                             f"(max N = {self.max_samples})")
+        return self.student_pool[:n]
+
+
+_CACHE: dict = {}
+
+
+def make_splits(cfg: DataConfig) -> Splits:
+    """Cut, shuffle (by ``cfg.seed``) and split the corpus. Deterministic; memoised per config."""
+    if cfg in _CACHE:
+        return _CACHE[cfg]
+    if cfg.context < 1:
+        raise UsageError(f"context must be >= 1, got {cfg.context}")
+    if not 0.0 < cfg.teacher_fraction < 1.0:
+        raise UsageError(f"teacher_fraction must be in (0, 1), got {cfg.teacher_fraction}")
+    raw = load_corpus_bytes(cfg.corpus)
+    seq = cfg.context + 1
+    n = len(raw) // seq
+    if n < 4:
+        name = "the embedded corpus" if cfg.corpus is None else f"corpus {cfg.corpus!r}"
+        raise UsageError(f"{name} is too short: {len(raw)} bytes; need at least {4 * seq} "
+                         f"(4 sequences of context+1 = {seq} bytes)")
+    # drop repeated chunks (the docs repeat some passages) so the parts are disjoint in content, not only
+    # in position; the first occurrence is kept
+    seen: set = set()
+    keep = []
+    for i in range(n):
+        chunk = raw[i * seq:(i + 1) * seq]
+        if chunk not in seen:
+            seen.add(chunk)
+            keep.append(i)
+    tokens = torch.frombuffer(bytearray(raw[: n * seq]), dtype=torch.uint8).to(torch.long).view(n, seq)
+    tokens = tokens[torch.tensor(keep, dtype=torch.long)]
+    n = tokens.shape[0]
+    g = torch.Generator()
+    g.manual_seed(cfg.seed)
+    tokens = tokens[torch.randperm(n, generator=g)]
+    n_teacher = max(1, min(n - 2, int(cfg.teacher_fraction * n)))
+    rest = n - n_teacher
+    n_held = max(1, min(cfg.heldout_sequences, rest // 2))
+    splits = Splits(teacher=tokens[:n_teacher].clone(), heldout=tokens[n_teacher:n_teacher + n_held].clone(),
+                    student_pool=tokens[n_teacher + n_held:].clone(), context=cfg.context)
+    _CACHE[cfg] = splits
+    return splits

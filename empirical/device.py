@@ -1,0 +1,34 @@
+"""Device selection: ``auto|cpu|cuda``; bf16 autocast on CUDA; deterministic CPU settings."""
+from __future__ import annotations
+
+import contextlib
+
+import torch
+
+from bounds.cliutil import UsageError
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """``auto`` -> CUDA when available, else CPU. ``cuda`` without a GPU is a :class:`UsageError`."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise UsageError("--device cuda requested but no CUDA device is available")
+    if name not in ("cpu", "cuda"):
+        raise UsageError(f"unknown device {name!r} (expected auto, cpu or cuda)")
+    return torch.device(name)
+
+
+def autocast(device: torch.device):
+    """bf16 autocast on CUDA; a no-op context on CPU (CPU runs stay fp32 and bitwise reproducible)."""
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def seed_all(seed: int) -> torch.Generator:
+    """Seed torch's global RNG and return a fresh CPU generator seeded with ``seed``."""
+    torch.manual_seed(seed)
+    g = torch.Generator()
+    g.manual_seed(seed)
+    return g
