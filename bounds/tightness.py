@@ -1,0 +1,641 @@
+"""The tightness report: claim by claim (C, G, R, I of THEORY.md), is the theory right and how tight is it.
+
+Input is a *table of measurements*, never a model: ``runs`` (one row per run: rank, samples, seed,
+train_loss, test_loss, and optionally params, m, d, the smoothed losses, the loss range B, the measured
+optimisation constants beta, sigma2, delta, lr, ...), ``traj`` (long format: one row per logged step of a
+run, with grad_norm_sq and/or grad_norm_sq_running_avg) and ``mi`` (MI estimates vs rank / step). The same
+report is produced from a results folder (``runs.csv``, ``trajectories.csv``, ``mi.csv``) or from one user
+CSV (see :func:`load_path`).
+
+For each claim the report gives the measured quantity, fitted exponents with 95 % bootstrap CIs and the
+data span they were fitted on (:mod:`bounds.fit`: Huber loss in log space, seeded bootstrap), the theory's
+exponent, the explicit bounds (from :mod:`bounds.catalog`, never re-typed here) evaluated on measured
+constants with bound/measured ratios (min, median, max), whether each held at every point and whether it
+is vacuous, and a verdict in :data:`VERDICTS`.
+
+Explicit bounds evaluated (THEORY.md):
+
+- C1: :math:`\\frac1T\\sum_{t<T}\\|\\nabla L(\\theta_t)\\|^2 \\le \\frac{2\\Delta}{\\eta T} + \\beta\\eta\\sigma^2`
+  (Ghadimi & Lan 2013), on measured :math:`\\beta, \\sigma^2, \\Delta` and the run's step size;
+- G2: covering-number bound on the gap of the smoothed loss, on measured :math:`B, \\rho, R, p`;
+- G3: Occam bound :math:`R(h) \\le \\hat R(h) + B\\sqrt{(C(h)\\ln 2 + \\ln(1/\\delta))/(2N)}` (Lotfi et al. 2023).
+
+This module imports numpy and pandas only (and :mod:`bounds`), never torch.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from bounds.cliutil import UsageError
+
+VERDICTS = ("holds", "holds only under a stated assumption", "contradicted", "inconclusive")
+
+#: required columns of a user CSV, and the optional ones the report uses when present
+REQUIRED_COLUMNS = ("rank", "samples", "seed", "train_loss", "test_loss")
+OPTIONAL_COLUMNS = ("track", "params", "m", "d", "step", "grad_norm_sq", "grad_norm_sq_running_avg",
+                    "beta", "sigma2", "delta", "lr", "optimizer", "train_loss_smoothed", "test_loss_smoothed",
+                    "loss_range_B", "code_bits", "param_norm", "lipschitz", "spectrum_alpha", "status",
+                    "mi", "mi_estimator", "clone_mse", "i1_bound", "i2_cap", "i3_bound")
+#: a CI wider than this (in exponent units) is too wide to contradict anything: the verdict is inconclusive
+MAX_CI_WIDTH = 1.0
+#: confidence parameter delta of the high-probability bounds G2, G3
+BOUND_DELTA = 0.05
+#: bits per parameter of the fixed-length float32 code used for G3 when a run gives no ``code_bits``
+FLOAT32_BITS = 32
+N_BOOT = 2000
+
+
+@dataclass(frozen=True)
+class Tables:
+    """What the report reads: runs (one row per run), trajectories and MI estimates (long format)."""
+
+    runs: pd.DataFrame
+    traj: pd.DataFrame
+    mi: pd.DataFrame
+
+
+# ----------------------------------------------------------------------------------------------- input
+
+def _numeric(df: pd.DataFrame, cols, where: str) -> pd.DataFrame:
+    for c in cols:
+        if c not in df.columns:
+            continue
+        conv = pd.to_numeric(df[c], errors="coerce")
+        bad = conv.isna() & df[c].notna()
+        if bad.any():
+            row = int(np.flatnonzero(bad.to_numpy())[0])
+            raise UsageError(f"{where}: column {c!r} has a non-numeric value {df[c].iloc[row]!r} (row {row + 2})")
+        df[c] = conv
+    return df
+
+
+def from_user_csv(path) -> Tables:
+    """Read a user CSV of measurements (columns :data:`REQUIRED_COLUMNS`, optional :data:`OPTIONAL_COLUMNS`).
+
+    A CSV with ``step`` and ``grad_norm_sq`` columns is a trajectory: each (rank, samples, seed) is one run,
+    its last step's row gives the run's losses. Raises :class:`UsageError` on a missing column or a
+    non-numeric value.
+    """
+    path = Path(path)
+    try:
+        df = pd.read_csv(path)
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read {path}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+    missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
+    if missing:
+        raise UsageError(f"{path.name}: missing required column(s) {', '.join(missing)} "
+                         f"(needs {','.join(REQUIRED_COLUMNS)})")
+    if df.empty:
+        raise UsageError(f"{path.name}: no rows")
+    text_cols = {"track", "optimizer", "status", "mi_estimator", "config_hash", "failure_reason"}
+    df = _numeric(df, [c for c in df.columns if c not in text_cols], path.name)
+    if df[list(REQUIRED_COLUMNS)].isna().any().any():
+        raise UsageError(f"{path.name}: empty value in a required column")
+    if "track" not in df.columns:
+        df["track"] = "user"
+    key = ["track", "rank", "samples", "seed"]
+    df["config_hash"] = df[key].astype(str).agg("/".join, axis=1)
+    traj = pd.DataFrame()
+    if "step" in df.columns and ("grad_norm_sq" in df.columns or "grad_norm_sq_running_avg" in df.columns):
+        traj = df.copy()
+        runs = df.sort_values("step").groupby(key, as_index=False).tail(1).reset_index(drop=True)
+    else:
+        runs = df
+    mi = pd.DataFrame()
+    if "mi" in df.columns:
+        mi = df[df["mi"].notna()].copy()
+    return Tables(runs=_finish_runs(runs), traj=traj, mi=mi)
+
+
+def from_results_dir(folder) -> Tables:
+    """Read a results folder written by ``paper_repro.py`` (``runs.csv``, ``trajectories.csv``, ``mi.csv``)."""
+    folder = Path(folder)
+    runs_path = folder / "runs.csv"
+    if not runs_path.exists():
+        raise UsageError(f"{folder}: no runs.csv (is this a results folder written by `lrkd repro`?)")
+    runs = pd.read_csv(runs_path)
+    traj = pd.read_csv(folder / "trajectories.csv") if (folder / "trajectories.csv").exists() else pd.DataFrame()
+    mi = pd.read_csv(folder / "mi.csv") if (folder / "mi.csv").exists() else pd.DataFrame()
+    return Tables(runs=_finish_runs(runs), traj=traj, mi=mi)
+
+
+def load_path(path) -> Tables:
+    """A results folder or a CSV file; :class:`UsageError` if it is neither."""
+    path = Path(path)
+    if path.is_dir():
+        return from_results_dir(path)
+    if path.is_file():
+        return from_user_csv(path)
+    raise UsageError(f"no such file or folder: {path}")
+
+
+def _finish_runs(runs: pd.DataFrame) -> pd.DataFrame:
+    runs = runs.copy()
+    if "status" not in runs.columns:
+        runs["status"] = "ok"
+    if "gap" not in runs.columns or runs["gap"].isna().all():
+        runs["gap"] = runs["test_loss"] - runs["train_loss"]
+    finite = np.isfinite(runs[["train_loss", "test_loss"]].to_numpy(float)).all(axis=1)
+    runs.loc[~finite & (runs["status"] == "ok"), "status"] = "failed"
+    if "track" not in runs.columns:
+        runs["track"] = "user"
+    return runs
+
+
+# ----------------------------------------------------------------------------------------------- helpers
+
+def _catalog(bound_id: str):
+    from bounds import catalog
+    return catalog.get(bound_id)
+
+
+def _fit_summary(fit, name: str, theory: float | None) -> dict:
+    lo, hi = fit.ci[name]
+    return {"variable": name, "exponent": fit.exponents[name], "ci": [lo, hi], "ci_level": fit.ci_level,
+            "span": list(fit.span[name]), "n": fit.n, "theory_exponent": theory,
+            "covers_theory": (None if theory is None or not np.isfinite(lo) else bool(lo <= theory <= hi))}
+
+
+def _ratios(bound: np.ndarray, measured: np.ndarray) -> dict:
+    bound, measured = np.asarray(bound, float), np.asarray(measured, float)
+    ok = np.isfinite(bound) & np.isfinite(measured)
+    pos = ok & (measured > 0)
+    r = bound[pos] / measured[pos]
+    held = bound[ok] >= measured[ok]
+    return {"n_points": int(ok.sum()), "n_violations": int((~held).sum()), "held_all": bool(held.all()) if ok.any() else None,
+            "ratio_min": float(r.min()) if r.size else None, "ratio_median": float(np.median(r)) if r.size else None,
+            "ratio_max": float(r.max()) if r.size else None}
+
+
+def _ci_width(s: dict) -> float:
+    lo, hi = s["ci"]
+    return float(hi - lo) if np.isfinite(lo) and np.isfinite(hi) else float("inf")
+
+
+def _ok(runs: pd.DataFrame) -> pd.DataFrame:
+    return runs[runs["status"] == "ok"]
+
+
+def _has(df: pd.DataFrame, *cols) -> bool:
+    return all(c in df.columns and df[c].notna().any() for c in cols)
+
+
+def _track_order(runs: pd.DataFrame) -> list[str]:
+    pref = {"transformer": 0, "real": 1, "user": 2, "synthetic": 3}
+    return sorted(runs["track"].dropna().unique().tolist(), key=lambda t: (pref.get(t, 9), t))
+
+
+# ----------------------------------------------------------------------------------------------- C
+
+def running_average(traj_run: pd.DataFrame) -> np.ndarray:
+    """The running average :math:`\\frac1T\\sum_{t<T}\\|\\nabla L_t\\|^2` at each logged step.
+
+    Uses the run's own ``grad_norm_sq_running_avg`` when given; else integrates the logged
+    ``grad_norm_sq`` over steps with the trapezoid rule (exact when every step is logged).
+    """
+    if "grad_norm_sq_running_avg" in traj_run and traj_run["grad_norm_sq_running_avg"].notna().all():
+        return traj_run["grad_norm_sq_running_avg"].to_numpy(float)
+    step = traj_run["step"].to_numpy(float)
+    g = traj_run["grad_norm_sq"].to_numpy(float)
+    area = np.concatenate([[g[0]], g[0] + np.cumsum(0.5 * (g[1:] + g[:-1]) * np.diff(step))])
+    return area / np.maximum(step - step[0] + 1.0, 1.0)
+
+
+def c1_curves(runs: pd.DataFrame, traj: pd.DataFrame) -> pd.DataFrame:
+    """Long frame: per run and logged step T >= 1, the measured running average and the C1 bound on the
+    run's measured beta, sigma2, delta and step size lr (``bounds.catalog`` C1)."""
+    cols = ["config_hash", "track", "rank", "samples", "seed", "step", "running_avg", "c1_bound",
+            "eta_le_inv_beta", "optimizer"]
+    if traj.empty or not _has(runs, "beta", "sigma2", "delta", "lr"):
+        return pd.DataFrame(columns=cols)
+    c1 = _catalog("C1")
+    out = []
+    consts = _ok(runs).set_index("config_hash")
+    for h, tr in traj.groupby("config_hash", sort=False):
+        if h not in consts.index:
+            continue
+        row = consts.loc[h]
+        if isinstance(row, pd.DataFrame):
+            row = row.iloc[0]
+        if not all(np.isfinite(float(row[c])) for c in ("beta", "sigma2", "delta", "lr")):
+            continue
+        tr = tr.sort_values("step")
+        avg = running_average(tr)
+        T = tr["step"].to_numpy(float)
+        keep = T >= 1
+        bound = c1(beta=float(row["beta"]), sigma=math.sqrt(float(row["sigma2"])), Delta=float(row["delta"]),
+                   eta=float(row["lr"]), T=T[keep])
+        out.append(pd.DataFrame({
+            "config_hash": h, "track": row["track"], "rank": row["rank"], "samples": row["samples"],
+            "seed": row["seed"], "step": T[keep], "running_avg": avg[keep], "c1_bound": np.broadcast_to(bound, T[keep].shape),
+            "eta_le_inv_beta": bool(float(row["lr"]) <= 1.0 / float(row["beta"])),
+            "optimizer": row.get("optimizer", "sgd") if hasattr(row, "get") else "sgd"}))
+    return pd.concat(out, ignore_index=True) if out else pd.DataFrame(columns=cols)
+
+
+def claim_C(runs: pd.DataFrame, traj: pd.DataFrame, seed: int = 0) -> dict:
+    """C: measured running average of the squared gradient norm vs T against C1 (explicit) and the T^-1/2 rate."""
+    res = {"claim": "C", "seed_claim": "convergence O(1/sqrt(T))",
+           "measured_quantity": "running average of the full-probe-batch squared gradient norm (1/T) sum_t ||grad L||^2",
+           "assumptions": ["beta-smooth loss, unbiased gradients with variance <= sigma2, constant step eta <= 1/beta (SGD)",
+                           "L* estimated by the best loss seen (Delta = loss_init - loss_best)"],
+           "fits": [], "bounds": []}
+    curves = c1_curves(runs, traj)
+    if curves.empty:
+        res.update(verdict="inconclusive", reason="no trajectories with measured beta, sigma2, delta and lr")
+        if not traj.empty and "grad_norm_sq" in traj.columns:
+            res["fits"] = _slope_fit(traj, seed)
+        return res
+    res["fits"] = _slope_fit(traj, seed)
+    assumed = curves["eta_le_inv_beta"].astype(bool) & curves["optimizer"].fillna("sgd").astype(str).str.lower().eq("sgd")
+    b_all = _ratios(curves["c1_bound"], curves["running_avg"])
+    b_ok = _ratios(curves.loc[assumed, "c1_bound"], curves.loc[assumed, "running_avg"])
+    first = curves.sort_values("step").groupby("config_hash")["running_avg"].transform("first")
+    vac = curves["c1_bound"] >= first
+    bound = {"id": "C1", "explicit": True, "evaluated": True, **b_all,
+             "held_all_where_assumptions_hold": b_ok["held_all"], "n_points_assumptions_hold": b_ok["n_points"],
+             "vacuous": bool(vac.all()), "vacuous_fraction": float(vac.mean()),
+             "vacuity_rule": "bound >= the running average at the first logged step (says nothing beyond 'does not grow')"}
+    res["bounds"].append(bound)
+    slope = res["fits"][0] if res["fits"] else None
+    slope_txt = (f"log-log slope of the running average {slope['exponent']:.2f} "
+                 f"[{slope['ci'][0]:.2f}, {slope['ci'][1]:.2f}] over T in [{slope['span'][0]:g}, {slope['span'][1]:g}] "
+                 f"(C1 with eta tuned to T: -1/2; with a fixed eta the bound flattens to beta*eta*sigma2)") if slope else ""
+    if b_ok["n_points"] == 0:
+        res.update(verdict="inconclusive", reason="no run meets C1's assumptions (SGD with eta <= 1/beta). " + slope_txt)
+    elif b_ok["held_all"] and b_all["held_all"]:
+        res.update(verdict="holds", reason=f"measured <= C1 at all {b_all['n_points']} points" +
+                   (" (but C1 is vacuous there)" if bound["vacuous"] else "") + ". " + slope_txt)
+    elif b_ok["held_all"]:
+        res.update(verdict="holds only under a stated assumption",
+                   reason=f"C1 held on every point where eta <= 1/beta and SGD ({b_ok['n_points']} points); violated "
+                          f"{b_all['n_violations']} times elsewhere. " + slope_txt)
+    else:
+        res.update(verdict="contradicted", reason=f"measured > C1 at {b_ok['n_violations']} of {b_ok['n_points']} points "
+                   "where its assumptions hold. " + slope_txt)
+    return res
+
+
+def _slope_fit(traj: pd.DataFrame, seed: int) -> list[dict]:
+    from bounds.fit import fit_power_law
+
+    pts = []
+    for h, tr in traj.groupby("config_hash", sort=False):
+        tr = tr.sort_values("step")
+        if tr["step"].max() < 10:
+            continue
+        avg = running_average(tr)
+        keep = (tr["step"].to_numpy(float) >= 10) & (avg > 0) & np.isfinite(avg)
+        pts.append(pd.DataFrame({"T": tr["step"].to_numpy(float)[keep], "y": avg[keep], "g": h}))
+    if not pts:
+        return []
+    df = pd.concat(pts)
+    if df["g"].nunique() < 2 or len(df) < 4:
+        return []
+    fit = fit_power_law(df["T"], df["y"], groups=df["g"], name="T", n_boot=N_BOOT, seed=seed)
+    return [_fit_summary(fit, "T", -0.5)]
+
+
+# ----------------------------------------------------------------------------------------------- G
+
+G_CANDIDATES = {"G1 (seed): r/sqrt(N)": (1.0, -0.5), "G2: sqrt(r/N)": (0.5, -0.5), "fast: r/N": (1.0, -1.0)}
+
+
+def g_fit(runs: pd.DataFrame, seed: int = 0):
+    """Huber log-log fit of gap = C * rank^a * samples^b over positive gaps (one row per run: bootstrap
+    over runs). Returns (fit or None, number of runs used, number dropped for a non-positive gap)."""
+    from bounds.fit import fit_loglinear
+
+    ok = _ok(runs)
+    pos = ok[(ok["gap"] > 0) & np.isfinite(ok["gap"])]
+    dropped = len(ok) - len(pos)
+    if pos["rank"].nunique() < 2 or pos["samples"].nunique() < 2 or len(pos) < 6:
+        return None, len(pos), dropped
+    fit = fit_loglinear({"rank": pos["rank"].to_numpy(float), "samples": pos["samples"].to_numpy(float)},
+                        pos["gap"].to_numpy(float), n_boot=N_BOOT, seed=seed)
+    return fit, len(pos), dropped
+
+
+def g2_bound(rows: pd.DataFrame) -> np.ndarray | None:
+    """G2 (bounds.catalog) on each run's measured B, rho (Lipschitz), R (parameter norm), p and N."""
+    if not _has(rows, "loss_range_B", "lipschitz", "param_norm", "params"):
+        return None
+    g2 = _catalog("G2")
+    return np.asarray(g2(B=rows["loss_range_B"].to_numpy(float), rho=rows["lipschitz"].to_numpy(float),
+                                R=rows["param_norm"].to_numpy(float), p=rows["params"].to_numpy(float),
+                                N=rows["samples"].to_numpy(float), delta=BOUND_DELTA), float)
+
+
+def g3_bound(rows: pd.DataFrame) -> tuple[np.ndarray | None, str]:
+    """G3 (bounds.catalog): bound on the smoothed test loss from the smoothed train loss and a code length
+    C(h) in bits (``code_bits``, else a fixed-length float32 code of the trainable parameters: 32 p bits)."""
+    if not _has(rows, "loss_range_B", "train_loss_smoothed"):
+        return None, "needs loss_range_B and train_loss_smoothed"
+    if _has(rows, "code_bits"):
+        bits, how = rows["code_bits"].to_numpy(float), "code_bits as measured (quantized + entropy-coded)"
+    elif _has(rows, "params"):
+        bits, how = FLOAT32_BITS * rows["params"].to_numpy(float), "C(h) = 32 p bits (fixed-length float32 code)"
+    else:
+        return None, "needs code_bits or params"
+    g3 = _catalog("G3")
+    val = g3(emp_risk=rows["train_loss_smoothed"].to_numpy(float), B=rows["loss_range_B"].to_numpy(float),
+              C_bits=bits, N=rows["samples"].to_numpy(float), delta=BOUND_DELTA)
+    return np.asarray(val, float), how
+
+
+def g_bound_points(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per run: measured smoothed gap / test loss and the G2 / G3 bounds (NaN where not evaluable)."""
+    ok = _ok(runs).copy()
+    if ok.empty:
+        return ok
+    sm = _has(ok, "train_loss_smoothed", "test_loss_smoothed")
+    ok["gap_smoothed"] = (ok["test_loss_smoothed"] - ok["train_loss_smoothed"]) if sm else np.nan
+    g2 = g2_bound(ok) if sm else None
+    ok["g2_bound"] = g2 if g2 is not None else np.nan
+    g3, _ = g3_bound(ok)
+    ok["g3_bound"] = g3 if g3 is not None else np.nan
+    return ok
+
+
+def claim_G(runs: pd.DataFrame, seed: int = 0) -> dict:
+    """G: generalization gap vs rank and N. Exponents (a in rank, b in N) with CIs per track; G2, G3 held?"""
+    res = {"claim": "G", "seed_claim": "generalization error O(r(m+d)/sqrt(N))",
+           "measured_quantity": "generalization gap = test loss - train loss (nats), one point per run",
+           "assumptions": ["G1: no constant given (shape only)",
+                           "G2/G3: loss bounded in [0, B] (prediction-smoothed CE), i.i.d. samples; G3 also needs a "
+                           "teacher trained on data disjoint from the N samples"],
+           "fits": [], "bounds": [], "by_track": {}}
+    tracks = _track_order(_ok(runs))
+    for track in tracks:
+        rows = runs[runs["track"] == track]
+        fit, used, dropped = g_fit(rows, seed)
+        tr = {"n_runs": used, "n_dropped_nonpositive_gap": dropped}
+        if fit is not None:
+            tr["rank_exponent"] = _fit_summary(fit, "rank", 1.0)
+            tr["samples_exponent"] = _fit_summary(fit, "samples", -0.5)
+            tr["log_prefactor"] = fit.log_prefactor
+            tr["consistent_with"] = [name for name, (a, b) in G_CANDIDATES.items()
+                                     if fit.covers("rank", a) and fit.covers("samples", b)]
+        pts = g_bound_points(rows)
+        for bid, col, meas, what in (("G2", "g2_bound", "gap_smoothed", "smoothed gap"),
+                                     ("G3", "g3_bound", "test_loss_smoothed", "smoothed test loss")):
+            b = {"id": bid, "track": track, "explicit": True, "measured": what}
+            if pts.empty or col not in pts or pts[col].isna().all():
+                need = ("loss_range_B, lipschitz, param_norm, params and smoothed losses" if bid == "G2"
+                        else g3_bound(_ok(rows))[1] if not _ok(rows).empty else "runs")
+                b.update(evaluated=False, reason=f"not evaluable on this track: {need}")
+            else:
+                sel = pts[pts[col].notna()]
+                b.update(evaluated=True, **_ratios(sel[col], sel[meas]))
+                vac = sel[col] >= sel["loss_range_B"]
+                b.update(vacuous=bool(vac.all()), vacuous_fraction=float(vac.mean()),
+                         vacuity_rule="bound >= B (the loss range: any predictor satisfies it)")
+                if bid == "G3":
+                    b["code"] = g3_bound(sel)[1]
+            res["bounds"].append(b)
+        res["by_track"][track] = tr
+    main = next((t for t in tracks if "rank_exponent" in res["by_track"][t]), None)
+    if main is None:
+        res.update(verdict="inconclusive", reason="too few runs with a positive gap and >= 2 ranks and sample sizes")
+        return res
+    m = res["by_track"][main]
+    res["primary_track"] = main
+    res["rank_exponent"], res["samples_exponent"] = m["rank_exponent"], m["samples_exponent"]
+    res["fits"] = [dict(s, track=t) for t, v in res["by_track"].items()
+                   for s in (v.get("rank_exponent"), v.get("samples_exponent")) if s]
+    res["verdict"], res["reason"] = _g_verdict(res, main)
+    return res
+
+
+def _g_verdict(res: dict, main: str) -> tuple[str, str]:
+    a, b = res["rank_exponent"], res["samples_exponent"]
+    txt = (f"[{main}] gap ~ r^{a['exponent']:.2f} [{a['ci'][0]:.2f}, {a['ci'][1]:.2f}] "
+           f"N^{b['exponent']:.2f} [{b['ci'][0]:.2f}, {b['ci'][1]:.2f}]; seed: r^1 N^-0.5. ")
+    evaluated = [x for x in res["bounds"] if x.get("evaluated")]
+    broken = [x for x in evaluated if x.get("held_all") is False]
+    btxt = "; ".join(f"{x['id']}[{x['track']}] held at {x['n_points'] - x['n_violations']}/{x['n_points']} points"
+                     f"{' (vacuous)' if x.get('vacuous') else ''}" for x in evaluated)
+    if btxt:
+        txt += btxt + ". "
+    if broken:
+        return "contradicted", txt + "An explicit bound was violated: check its assumptions and the measured constants."
+    if _ci_width(a) > MAX_CI_WIDTH or _ci_width(b) > MAX_CI_WIDTH:
+        return "inconclusive", txt + f"A CI is wider than {MAX_CI_WIDTH}."
+    # as a big-O upper rate, r^1 N^-1/2 is consistent when the measured gap grows no faster in r and falls no
+    # slower in N; as a scaling law it must match.
+    upper_ok = a["ci"][0] <= 1.0 and b["ci"][0] <= -0.5
+    exact = a["covers_theory"] and b["covers_theory"]
+    if exact:
+        return "holds", txt + "Both exponents' CIs cover the seed's."
+    if upper_ok:
+        return ("holds only under a stated assumption", txt + "Read as an upper rate O(r/sqrt(N)) the data are "
+                "consistent with it, but the exponents differ from the seed's (not tight): "
+                + (f"consistent with {', '.join(res['by_track'][main]['consistent_with'])}."
+                   if res["by_track"][main].get("consistent_with") else "no candidate law's exponents fit."))
+    return "contradicted", txt + "The gap grows faster in r or falls slower in N than O(r/sqrt(N)) allows."
+
+
+# ----------------------------------------------------------------------------------------------- R
+
+def optimal_ranks(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per (track, samples): r* = argmin over ranks of the seed-mean test loss, and per seed; flags r* at the
+    edge of the rank grid (censored)."""
+    ok = _ok(runs)
+    rows = []
+    for (track, n), g in ok.groupby(["track", "samples"]):
+        mean = g.groupby("rank")["test_loss"].mean()
+        if len(mean) < 3:
+            continue
+        r_star = float(mean.idxmin())
+        per_seed = g.loc[g.groupby("seed")["test_loss"].idxmin(), ["seed", "rank"]]
+        rows.append({"track": track, "samples": n, "r_star": r_star,
+                     "censored": bool(r_star in (mean.index.min(), mean.index.max())),
+                     "r_star_seeds": per_seed["rank"].tolist(), "seeds": per_seed["seed"].tolist(),
+                     "rank_min": float(mean.index.min()), "rank_max": float(mean.index.max())})
+    return pd.DataFrame(rows)
+
+
+def claim_R(runs: pd.DataFrame, g: dict | None = None, seed: int = 0) -> dict:
+    """R: slope of log r* vs log N with a bootstrap CI, vs 1/2 and vs R1's gamma from the measured alpha."""
+    from bounds.fit import fit_power_law
+
+    res = {"claim": "R", "seed_claim": "optimal rank r* = O(sqrt(N))",
+           "measured_quantity": "r* = argmin over the rank grid of the seed-mean held-out loss, per N",
+           "assumptions": ["R1: power-law spectrum sigma_k^2 ~ k^(-2 alpha), variance term c r^a N^-b (gamma = b/(2alpha-1+a))",
+                           "R2 (budget reading): holds trivially under G1"],
+           "fits": [], "bounds": [], "by_track": {}}
+    table = optimal_ranks(runs)
+    for track in _track_order(_ok(runs)):
+        t = table[table["track"] == track] if not table.empty else table
+        info = {"r_star": t[["samples", "r_star", "censored"]].to_dict("records") if not t.empty else []}
+        unc = t[~t["censored"]] if not t.empty else t
+        pts = [(n, r) for _, row in unc.iterrows() for r in row["r_star_seeds"]] if not unc.empty else []
+        if len(unc) >= 3 and len({p[0] for p in pts}) >= 3:
+            x, y = np.array(pts, float).T
+            fit = fit_power_law(x, y, name="samples", n_boot=N_BOOT, seed=seed)
+            info["fit"] = _fit_summary(fit, "samples", 0.5)
+            res["fits"].append(dict(info["fit"], track=track))
+        gamma = _r1_gamma(runs[runs["track"] == track], (g or {}).get("by_track", {}).get(track, {}))
+        if gamma:
+            info["r1"] = gamma
+        res["by_track"][track] = info
+    fitted = [(t, v) for t, v in res["by_track"].items() if "fit" in v]
+    if not fitted:
+        res.update(verdict="inconclusive", reason="fewer than 3 sample sizes with an interior (uncensored) optimal rank")
+        return res
+    track, v = fitted[0]
+    f = v["fit"]
+    txt = (f"[{track}] r* ~ N^{f['exponent']:.2f} [{f['ci'][0]:.2f}, {f['ci'][1]:.2f}] over N in "
+           f"[{f['span'][0]:g}, {f['span'][1]:g}]; seed: 1/2")
+    if "r1" in v:
+        txt += "; R1 with measured alpha: " + ", ".join(f"{k} {val:.2f}" for k, val in v["r1"]["gamma"].items())
+    txt += ". "
+    if _ci_width(f) > MAX_CI_WIDTH:
+        res.update(verdict="inconclusive", reason=txt + f"CI wider than {MAX_CI_WIDTH}.")
+    elif f["covers_theory"]:
+        res.update(verdict="holds only under a stated assumption",
+                   reason=txt + "The CI covers 1/2; THEORY R1 derives 1/2 only for particular (alpha, a, b).")
+    else:
+        r1_cov = [k for k, val in v.get("r1", {}).get("gamma", {}).items() if f["ci"][0] <= val <= f["ci"][1]]
+        res.update(verdict="contradicted", reason=txt + "The CI excludes 1/2" +
+                   (f"; it covers R1's gamma under {', '.join(r1_cov)}." if r1_cov else "."))
+    res["r_star_table"] = table.drop(columns=["r_star_seeds", "seeds"]).to_dict("records") if not table.empty else []
+    return res
+
+
+def _r1_gamma(rows: pd.DataFrame, g_track: dict) -> dict | None:
+    """R1's exponent gamma of r* in N (bounds.catalog R1) from the measured spectrum exponent alpha and the
+    variance law (a, b): the fitted one from claim G, and the fast rate (1, 1)."""
+    if not _has(rows, "spectrum_alpha"):
+        return None
+    alpha = float(rows["spectrum_alpha"].dropna().median())
+    laws = {"fast rate (a,b)=(1,1)": (1.0, 1.0), "G1 (1,1/2)": (1.0, 0.5)}
+    if "rank_exponent" in g_track:
+        laws["fitted (a,b) from G"] = (g_track["rank_exponent"]["exponent"], -g_track["samples_exponent"]["exponent"])
+    r1 = _catalog("R1.gamma")
+    gam = {}
+    for name, (a, b) in laws.items():
+        try:
+            gam[name] = float(r1(alpha=alpha, a=a, b=b))
+        except (ValueError, ZeroDivisionError, FloatingPointError):
+            continue
+    return {"alpha": alpha, "gamma": gam}
+
+
+# ----------------------------------------------------------------------------------------------- I
+
+def claim_I(mi: pd.DataFrame) -> dict:
+    """I: MI estimates vs clone MSE (rank correlation), against the I1 lower bound and the I2 cap."""
+    res = {"claim": "I", "seed_claim": "activation cloning maximizes I(h_T; h_S)",
+           "measured_quantity": "MI estimates (nats) of teacher/student activations vs rank and training step",
+           "assumptions": ["I1 needs h(h_T) estimated (Gaussian plug-in overstates it for non-Gaussian activations)",
+                           "I2 needs the student activation read through noise N(0, sigma_n^2 I)"],
+           "fits": [], "bounds": []}
+    if mi is None or mi.empty or not _has(mi, "mi", "clone_mse"):
+        res.update(verdict="inconclusive", reason="no MI estimates with clone MSE")
+        return res
+    from scipy.stats import spearmanr
+
+    d = mi[np.isfinite(mi["mi"]) & np.isfinite(mi["clone_mse"])]
+    rho, p = spearmanr(d["mi"], -d["clone_mse"]) if len(d) >= 3 else (float("nan"), float("nan"))
+    res["spearman_mi_vs_neg_clone_mse"] = {"rho": float(rho), "p_value": float(p), "n": int(len(d))}
+    for bid, col, direction in (("I1", "i1_bound", "lower"), ("I2", "i2_cap", "upper")):
+        if not _has(d, col):
+            res["bounds"].append({"id": bid, "explicit": True, "evaluated": False, "reason": f"no {col} column"})
+            continue
+        sel = d[d[col].notna()]
+        r = _ratios(sel["mi"], sel[col]) if direction == "lower" else _ratios(sel[col], sel["mi"])
+        res["bounds"].append({"id": bid, "explicit": True, "evaluated": True, "direction": direction, **r,
+                              "vacuous": bool((sel[col] <= 0).all()) if direction == "lower" else None})
+    held = [b for b in res["bounds"] if b.get("evaluated")]
+    txt = f"Spearman(MI, -clone MSE) = {rho:.2f} (p = {p:.2g}, n = {len(d)}). "
+    txt += "; ".join(f"{b['id']}: {b['n_points'] - b['n_violations']}/{b['n_points']} points on the right side"
+                     for b in held) + ("." if held else "")
+    if not np.isfinite(rho):
+        res.update(verdict="inconclusive", reason=txt)
+    elif rho > 0 and p < 0.05 and all(b["held_all"] for b in held):
+        res.update(verdict="holds", reason=txt)
+    elif rho > 0 and p < 0.05:
+        res.update(verdict="holds only under a stated assumption", reason=txt + " MI rises as clone MSE falls, but an "
+                   "estimate crossed a bound: the bound's assumption (entropy estimate / noise resolution) matters.")
+    elif rho < 0 and p < 0.05:
+        res.update(verdict="contradicted", reason=txt + " MI falls as the clone MSE falls.")
+    else:
+        res.update(verdict="inconclusive", reason=txt + " No significant rank correlation.")
+    return res
+
+
+# ----------------------------------------------------------------------------------------------- report
+
+def judge(tables: Tables, seed: int = 0) -> dict:
+    """The whole report (a JSON-able dict): every claim's fits, bounds and verdict."""
+    runs = tables.runs
+    g = claim_G(runs, seed)
+    report = {
+        "n_runs": int(len(runs)), "n_ok": int((runs["status"] == "ok").sum()),
+        "n_failed": int((runs["status"] != "ok").sum()),
+        "failed": runs.loc[runs["status"] != "ok", [c for c in ("config_hash", "track", "rank", "samples", "seed",
+                                                                 "failure_reason") if c in runs]].to_dict("records"),
+        "claims": {"C": claim_C(runs, tables.traj, seed), "G": g, "R": claim_R(runs, g, seed),
+                   "I": claim_I(tables.mi)},
+    }
+    for c in report["claims"].values():
+        assert c["verdict"] in VERDICTS, c["verdict"]
+    return report
+
+
+def _fmt(x, spec=".3g"):
+    return "-" if x is None or (isinstance(x, float) and not math.isfinite(x)) else format(x, spec)
+
+
+def to_markdown(report: dict) -> str:
+    """report.md: the verdict table, then per claim its fits and bounds."""
+    lines = ["# Tightness report", "",
+             f"{report['n_ok']} runs used, {report['n_failed']} failed (excluded from fits).", "",
+             "| claim | seed statement | verdict | why |", "|---|---|---|---|"]
+    for cid, c in report["claims"].items():
+        lines.append(f"| {cid} | {c['seed_claim']} | **{c['verdict']}** | {c.get('reason', '').replace('|', '/')} |")
+    for cid, c in report["claims"].items():
+        lines += ["", f"## {cid}: {c['seed_claim']}", "", f"Measured: {c['measured_quantity']}.", "",
+                  "Assumptions: " + "; ".join(c["assumptions"]) + "."]
+        if c["fits"]:
+            lines += ["", "| fit | track | exponent | 95% CI | data span | theory |", "|---|---|---|---|---|---|"]
+            for f in c["fits"]:
+                lines.append(f"| {f['variable']} | {f.get('track', '-')} | {_fmt(f['exponent'])} | "
+                             f"[{_fmt(f['ci'][0])}, {_fmt(f['ci'][1])}] | [{_fmt(f['span'][0])}, {_fmt(f['span'][1])}] | "
+                             f"{_fmt(f['theory_exponent'])} |")
+        if c["bounds"]:
+            lines += ["", "| bound | track | evaluated | held at every point | bound/measured min / median / max | vacuous |",
+                      "|---|---|---|---|---|---|"]
+            for b in c["bounds"]:
+                if not b.get("evaluated"):
+                    lines.append(f"| {b['id']} | {b.get('track', '-')} | no: {b.get('reason', '')} | - | - | - |")
+                    continue
+                lines.append(f"| {b['id']} | {b.get('track', '-')} | yes ({b['n_points']} points) | "
+                             f"{b['held_all']} ({b['n_violations']} violations) | {_fmt(b['ratio_min'])} / "
+                             f"{_fmt(b['ratio_median'])} / {_fmt(b['ratio_max'])} | "
+                             f"{b.get('vacuous')} ({_fmt(b.get('vacuous_fraction'), '.0%') if b.get('vacuous_fraction') is not None else '-'}) |")
+    if report["failed"]:
+        lines += ["", "## Failed runs", ""] + [f"- {f}" for f in report["failed"]]
+    return "\n".join(lines) + "\n"
+
+
+def write_report(report: dict, folder) -> tuple[Path, Path]:
+    """Write report.md and report.json (strict JSON) into ``folder``; returns both paths."""
+    import io
+
+    from bounds.cliutil import emit_json
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    md, js = folder / "report.md", folder / "report.json"
+    md.write_text(to_markdown(report))
+    buf = io.StringIO()
+    emit_json(report, buf)
+    js.write_text(buf.getvalue())
+    return md, js

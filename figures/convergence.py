@@ -1,0 +1,75 @@
+"""Figure 1 — convergence: running average of the squared gradient norm vs T (log-log), several ranks.
+
+Per rank: the measured running average :math:`\\frac1T\\sum_{t<T}\\|\\nabla L(\\theta_t)\\|^2` (seed mean, band
+over seeds), the raw per-step squared norm (faint), and THEORY C1's explicit bound
+:math:`2\\Delta/(\\eta T) + \\beta\\eta\\sigma^2` on the run's *measured* :math:`\\beta, \\sigma^2, \\Delta`
+(Ghadimi & Lan 2013). Separately, a :math:`C/\\sqrt T` curve whose constant is fitted (labelled "fitted"),
+and the fitted log-log slope with its bootstrap CI (from the tightness report).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from figures import style
+
+PANELS = {"synthetic": dict(xlabel="step T", ylabel="squared gradient norm (nats² / param²)", logx=True, logy=True,
+                            title="convergence, synthetic track (SGD)"),
+          "transformer": dict(xlabel="step T", ylabel="squared gradient norm (nats² / param²)", logx=True, logy=True,
+                              title="convergence, transformer track")}
+
+
+def compute(runs: pd.DataFrame, traj: pd.DataFrame, report: dict | None = None) -> pd.DataFrame:
+    """Long frame of what figure 1 draws (see :mod:`figures.style` for the columns)."""
+    from bounds.tightness import c1_curves, running_average
+
+    out = []
+    conv = runs[(runs["status"] == "ok") & (runs.get("experiment", "conv") == "conv")]
+    if conv.empty or traj.empty:
+        return pd.DataFrame(columns=style.COLUMNS)
+    tr = traj[traj["config_hash"].isin(conv["config_hash"])]
+    curves = c1_curves(conv, tr)
+    slope = None
+    if report:
+        fits = report.get("claims", {}).get("C", {}).get("fits", [])
+        slope = fits[0] if fits else None
+    for track in sorted(conv["track"].unique()):
+        crun = conv[conv["track"] == track]
+        for i, (rank, g) in enumerate(crun.groupby("rank")):
+            per = []
+            for h in g["config_hash"]:
+                t = tr[tr["config_hash"] == h].sort_values("step")
+                t = t[t["step"] >= 1]
+                if t.empty:
+                    continue
+                per.append(pd.DataFrame({"step": t["step"].to_numpy(float), "avg": running_average(t),
+                                         "raw": t["grad_norm_sq"].to_numpy(float) if "grad_norm_sq" in t else np.nan,
+                                         "h": h}))
+            if not per:
+                continue
+            df = pd.concat(per).groupby("step").agg(y=("avg", "mean"), lo=("avg", "min"), hi=("avg", "max"),
+                                                    raw=("raw", "mean")).reset_index()
+            out.append(style.rows(track, f"measured avg, r={rank}", "measured", df["step"], df["y"], df["lo"], df["hi"], i))
+            out.append(style.rows(track, f"raw ||grad||², r={rank}", "raw", df["step"], df["raw"], color_=i))
+            c = curves[curves["config_hash"].isin(g["config_hash"])]
+            if not c.empty:
+                cb = c.groupby("step")["c1_bound"].median().reset_index()
+                out.append(style.rows(track, f"C1 bound, r={rank} (explicit: measured β, σ², Δ)", "theory",
+                                      cb["step"], cb["c1_bound"], color_=i))
+        # C/sqrt(T) with a fitted constant, over every run of this track: C = exp(median log(avg * sqrt(T)))
+        allm = pd.concat([d for d in out if (d["panel"] == track).all() and (d["kind"] == "measured").all()] or
+                         [pd.DataFrame(columns=style.COLUMNS)])
+        allm = allm[allm["y"] > 0]
+        if not allm.empty:
+            C = float(np.exp(np.median(np.log(allm["y"] * np.sqrt(allm["x"])))))
+            xs = np.geomspace(allm["x"].min(), allm["x"].max(), 40)
+            out.append(style.rows(track, "C/√T (fitted C)", "fitted", xs, C / np.sqrt(xs), color_=-1))
+        if slope is not None:
+            out.append(style.rows(track, f"fitted slope {slope['exponent']:.2f} [{slope['ci'][0]:.2f}, "
+                                         f"{slope['ci'][1]:.2f}] (theory −1/2 at tuned η)", "note", [0], [0]))
+    return style.finite_rows(pd.concat(out, ignore_index=True)) if out else pd.DataFrame(columns=style.COLUMNS)
+
+
+def plot(df: pd.DataFrame):
+    """Figure 1 from :func:`compute`'s frame."""
+    return style.draw_long(df, PANELS, suptitle="C: average squared gradient norm vs steps")
