@@ -19,16 +19,9 @@ from functools import lru_cache
 
 import sympy as sp
 
+from bounds.rates import RATE_FORM_SOURCE, RATE_FORMS  # noqa: F401  (re-exported)
 from bounds.result import Result
 from bounds.symbols import N, a, alpha, b, c, epsilon, r, s, tail
-
-#: rate form name -> (a, b) of V(r, N) = c r^a N^{-b}; plain numbers so `lrkd rank` needs no sympy
-RATE_FORMS: dict[str, tuple[float, float]] = {"paper": (1.0, 0.5), "covering": (0.5, 0.5), "fast": (1.0, 1.0)}
-RATE_FORM_SOURCE = {
-    "paper": "G1, the seed's rate p(r)/sqrt(N)",
-    "covering": "G2, the covering-number rate sqrt(p(r)/N) up to logs",
-    "fast": "fast rate p(r)/N (well-specified reduced-rank regression)",
-}
 
 _REF = "THEORY.md R (risk model A(r) + V(r, N)); Eckart & Young 1936 for the tail"
 _A_POWER = ("teacher spectrum follows a power law sigma_k^2 = s k^(-2 alpha) with alpha > 1/2 "
