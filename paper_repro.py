@@ -56,27 +56,215 @@ def cli(argv: list[str] | None = None) -> int:
 
 def configure(parser) -> None:
     """Arguments of ``lrkd repro`` / ``python paper_repro.py``."""
-    parser.add_argument("--preset", choices=["smoke", "quick", "full"], default="quick")
+    parser.add_argument("--preset", choices=["smoke", "quick", "full"], default="quick",
+                        help="sizes of every experiment (printed at start; default: quick)")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     parser.add_argument("--out", default="results", help="output folder (default: results)")
     parser.add_argument("--force", action="store_true", help="recompute runs even if cached")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="parallel worker processes (default: the preset's; 1 runs in-process)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
 
 
 def run(args) -> int:
-    """Run the pipeline: plan -> run -> table -> theory -> draw -> judge."""
-    from bounds import catalog
-
-    print("lrkd repro: the experiment pipeline is not built yet; printing the derived bounds.")
-    for result in catalog.all_results():
-        print(f"[{result.id}] {result.statement}\n    {result.formula_text()}")
-    return 0
+    """Run the pipeline: plan -> run -> table -> theory -> draw -> judge (see :func:`pipeline`)."""
+    if args.workers is not None and args.workers < 1:
+        raise UsageError(f"--workers must be >= 1, got {args.workers}")
+    return pipeline(preset=args.preset, device=args.device, out=args.out, force=args.force,
+                    workers=args.workers, as_json=args.json)
 
 
 def main(argv: list[str] | None = None) -> int:
     """``python paper_repro.py [...]``: the same as ``lrkd repro [...]``."""
     argv = list(sys.argv[1:] if argv is None else argv)
     return cli(["repro", *argv])
+
+
+# ---------------------------------------------------------------- the pipeline
+
+#: figure modules drawn by the pipeline, in order (figures/<name>.py: compute(...) -> DataFrame, plot(df) -> Figure)
+FIGURES = ("convergence", "gen_rank", "gen_samples", "optimal_rank", "mutual_info", "tightness")
+
+
+class _Stages:
+    """Wall time per stage, printed as each stage ends."""
+
+    def __init__(self, log):
+        import time
+        self.time, self.wall, self.log = time, {}, log
+
+    def __call__(self, name):
+        import contextlib
+
+        @contextlib.contextmanager
+        def timed():
+            t0 = self.time.perf_counter()
+            yield
+            self.wall[name] = round(self.time.perf_counter() - t0, 3)
+            self.log(f"[{name}] {self.wall[name]:.1f} s")
+        return timed()
+
+
+def pipeline(preset: str = "quick", device: str = "auto", out="results", force: bool = False,
+             workers: int | None = None, as_json: bool = False) -> int:
+    """plan -> run -> table -> theory -> draw -> judge, writing everything under ``out``:
+    ``store/`` (cached run records), ``runs.csv``, ``trajectories.csv``, ``mi.csv``, ``theory_*.csv``,
+    ``figures/*.png|pdf|csv``, ``report.md``, ``report.json`` and ``manifest.json``."""
+    import time
+    from pathlib import Path
+
+    from bounds import tightness
+    from empirical import sweep, sweep_runners
+
+    log = (lambda msg: print(msg, file=sys.stderr, flush=True)) if as_json else (lambda msg: print(msg, flush=True))
+    t_start = time.perf_counter()
+    out = Path(out)
+    stage = _Stages(log)
+    p = sweep.get_preset(preset)
+    dev = _resolve_device(device)
+    n_workers = p.workers if workers is None else workers
+    log(sweep.describe(p))
+    log(f"device {dev}; workers {n_workers}; output {out.resolve()}")
+
+    with stage("plan"):
+        configs = sweep.plan(p, dev)
+        log(f"{len(configs)} runs planned")
+    with stage("run"):
+        store = sweep_runners.Store(out / "store")
+        records, stats = sweep.run_sweep(configs, store, workers=n_workers, force=force, log=log)
+        mi_df, mi_hashes = _run_mi(p, out / "store", force, log)
+        log(f"runs: {stats.cached} from the store, {stats.computed} computed, {stats.failed} failed")
+    with stage("table"):
+        runs = sweep_runners.runs_table(records)
+        traj = sweep_runners.traj_table(records)
+        out.mkdir(parents=True, exist_ok=True)
+        runs.to_csv(out / "runs.csv", index=False)
+        traj.to_csv(out / "trajectories.csv", index=False)
+        mi_df.to_csv(out / "mi.csv", index=False)
+    with stage("theory"):
+        tables = tightness.Tables(runs=tightness._finish_runs(runs), traj=traj, mi=mi_df)
+        tightness.c1_curves(tables.runs, traj).to_csv(out / "theory_c1.csv", index=False)
+        tightness.g_bound_points(tables.runs).to_csv(out / "theory_g.csv", index=False)
+        report = tightness.judge(tables)
+    with stage("draw"):
+        drawn = draw_figures(tables, report, out / "figures")
+        log("figures: " + ", ".join(drawn))
+    with stage("judge"):
+        md, js = tightness.write_report(report, out)
+        for cid, c in report["claims"].items():
+            log(f"  {cid}: {c['verdict']} -- {c.get('reason', '')}")
+    wall_total = time.perf_counter() - t_start
+    write_manifest(out, preset=p, device=dev, records=records, stats=stats, stages=stage.wall,
+                   mi_hashes=mi_hashes, total_s=wall_total)
+    log(f"wrote {md}, {js}, {out / 'manifest.json'} in {wall_total:.1f} s")
+    if as_json:
+        from bounds.cliutil import emit_json
+        emit_json(report)
+    return 0
+
+
+def _resolve_device(device: str) -> str:
+    if device == "cpu":
+        return "cpu"
+    from empirical.device import resolve_device
+    return str(resolve_device(device).type)
+
+
+def _run_mi(preset, store_root, force: bool, log):
+    """The activation-cloning MI experiment (empirical.mi.cloning), cached in the same store."""
+    import pandas as pd
+
+    try:
+        from empirical.mi import cloning
+    except ImportError as exc:
+        log(f"MI experiment skipped: empirical.mi.cloning not available ({exc})")
+        return pd.DataFrame(), []
+    return cloning_table(cloning, preset.mi, store_root, force, log)
+
+
+def cloning_table(cloning, grid, store_root, force, log):
+    """Run (or load) the cloning MI experiment for every seed of ``grid``; returns (long MI frame, hashes)."""
+    import pandas as pd
+
+    from empirical import sweep_runners
+
+    store = sweep_runners.Store(store_root)
+    frames, hashes = [], []
+    for seed in grid.seeds:
+        cfg = cloning.CloningConfig(ranks=tuple(grid.ranks), steps=grid.steps, n_samples=grid.n_samples, seed=seed)
+        rec = None if force else store.get(cfg)
+        if rec is None:
+            rec = sweep_runners.complete_record(cfg, {"track": "mi", "rows": cloning.run(cfg).to_dict("records")})
+            store.put(cfg, rec)
+        hashes.append(rec["config_hash"])
+        frames.append(pd.DataFrame(rec["rows"]).assign(seed=seed))
+    return (pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()), hashes
+
+
+def draw_figures(tables, report: dict, folder) -> list[str]:
+    """Compute, plot and save every figure of :data:`FIGURES`; returns their names."""
+    import importlib
+
+    from figures import io
+
+    inputs = {
+        "convergence": lambda m: m.compute(tables.runs, tables.traj, report),
+        "gen_rank": lambda m: m.compute(tables.runs, report),
+        "gen_samples": lambda m: m.compute(tables.runs, report),
+        "optimal_rank": lambda m: m.compute(tables.runs, report),
+        "mutual_info": lambda m: m.compute(tables.mi),
+        "tightness": lambda m: m.compute(tables.runs),
+    }
+    for name in FIGURES:
+        module = importlib.import_module(f"figures.{name}")
+        df = inputs[name](module)
+        io.save(module.plot(df), df, folder, name)
+    return list(FIGURES)
+
+
+def write_manifest(out, *, preset, device, records, stats, stages, mi_hashes, total_s) -> None:
+    """manifest.json: config hashes of every run used, package versions, git commit, device, wall times."""
+    import dataclasses
+    import json
+    import platform
+    import subprocess
+    from importlib import metadata
+    from pathlib import Path
+
+    def version(pkg):
+        try:
+            return metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            return None
+
+    root = Path(__file__).resolve().parent
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
+                                timeout=10).stdout.strip() or None
+        dirty = bool(subprocess.run(["git", "status", "--porcelain"], cwd=root, capture_output=True, text=True,
+                                    timeout=10).stdout.strip())
+    except (OSError, subprocess.SubprocessError):
+        commit, dirty = None, None
+    dev_name = platform.processor() or platform.machine()
+    if device == "cuda":
+        import torch
+        dev_name = torch.cuda.get_device_name(0)
+    manifest = {
+        "preset": dataclasses.asdict(preset),
+        "runs": [{"config_hash": r.get("config_hash"), "track": r.get("track"), "status": r.get("status")}
+                 for r in records],
+        "mi_runs": mi_hashes,
+        "sweep": {"total": stats.total, "cached": stats.cached, "computed": stats.computed, "failed": stats.failed},
+        "versions": {"python": platform.python_version(),
+                     **{pkg: version(pkg) for pkg in ("lrkd", "torch", "numpy", "scipy", "sympy", "pandas",
+                                                      "matplotlib")}},
+        "git": {"commit": commit, "dirty": dirty},
+        "device": {"kind": device, "name": dev_name, "cpu_count": __import__("os").cpu_count(),
+                   "platform": platform.platform()},
+        "wall_s": {**stages, "total": round(total_s, 3)},
+    }
+    from bounds.cliutil import _jsonable
+    (Path(out) / "manifest.json").write_text(json.dumps(_jsonable(manifest), indent=2, allow_nan=False) + "\n")
 
 
 if __name__ == "__main__":

@@ -255,7 +255,7 @@ def claim_C(runs: pd.DataFrame, traj: pd.DataFrame, seed: int = 0) -> dict:
     assumed = curves["eta_le_inv_beta"].astype(bool) & curves["optimizer"].fillna("sgd").astype(str).str.lower().eq("sgd")
     b_all = _ratios(curves["c1_bound"], curves["running_avg"])
     b_ok = _ratios(curves.loc[assumed, "c1_bound"], curves.loc[assumed, "running_avg"])
-    first = curves.sort_values("step").groupby("config_hash")["running_avg"].transform("first")
+    first = curves.groupby("config_hash")["running_avg"].transform("first")  # curves are step-sorted per run
     vac = curves["c1_bound"] >= first
     bound = {"id": "C1", "explicit": True, "evaluated": True, **b_all,
              "held_all_where_assumptions_hold": b_ok["held_all"], "n_points_assumptions_hold": b_ok["n_points"],
@@ -474,7 +474,7 @@ def claim_R(runs: pd.DataFrame, g: dict | None = None, seed: int = 0) -> dict:
         t = table[table["track"] == track] if not table.empty else table
         info = {"r_star": t[["samples", "r_star", "censored"]].to_dict("records") if not t.empty else []}
         unc = t[~t["censored"]] if not t.empty else t
-        pts = [(n, r) for _, row in unc.iterrows() for r in row["r_star_seeds"]] if not unc.empty else []
+        pts = [(row["samples"], r) for _, row in unc.iterrows() for r in row["r_star_seeds"]] if not unc.empty else []
         if len(unc) >= 3 and len({p[0] for p in pts}) >= 3:
             x, y = np.array(pts, float).T
             fit = fit_power_law(x, y, name="samples", n_boot=N_BOOT, seed=seed)
