@@ -40,7 +40,7 @@ def get(result_id: str):
     family = _family(module_name) if module_name else {}
     if result_id not in family:
         raise KeyError(f"unknown result id {result_id!r}; known: {', '.join(PRIMARY_IDS)} and their derived "
-                       "ids (listed by `lrkd bounds`)")
+                       "ids (listed by `lrkd bounds --all`)")
     return family[result_id]
 
 

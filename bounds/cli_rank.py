@@ -63,8 +63,6 @@ def _target(args):
 
 def run(args) -> int:
     """Compute and print the recommendations."""
-    import numpy as np
-
     from bounds import recommend as rec
 
     if (args.tensor or args.module) and not args.spectrum:
@@ -122,11 +120,11 @@ def run(args) -> int:
 
         emit_json(out)
         return 0
-    _print_text(out, np)
+    _print_text(out)
     return 0
 
 
-def _print_text(out: dict, np) -> None:
+def _print_text(out: dict) -> None:
     inp = out["inputs"]
     target = (f"shape {inp['shape'][0]} x {inp['shape'][1]}, p(r) = r(m+d)" if "shape" in inp
               else f"teacher {inp['teacher_config']} (d_T = {inp['hidden_size']}, L = {inp['num_layers']}), "

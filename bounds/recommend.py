@@ -1,5 +1,8 @@
 """Recommended ranks (THEORY.md R1, R2, R3) and spectrum baselines; numpy only, so `lrkd rank` stays fast.
 
+numpy is imported inside the functions that need arrays: R1 and R2 from --alpha run on plain floats, so
+`lrkd rank --samples N --shape M D --alpha A` never imports numpy either.
+
 R1/R2/R3 evaluate the expressions of :mod:`bounds.rank` through :mod:`bounds._fast`, which sympy printed from
 the catalog (``python -m bounds.codegen``); the tests check both agree. The variance term is
 :math:`V(r, N) = C\\,p(r)^a N^{-b}` with :math:`p(r) = k r` trainable parameters (``k`` = ``per_rank``: m + d for
@@ -21,8 +24,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-
-import numpy as np
 
 from bounds import _fast
 from bounds.rates import RATE_FORM_SOURCE, RATE_FORMS
@@ -56,11 +57,13 @@ def r1_rank(s: float, c: float, alpha: float, form: str, N: float, r_max: int) -
     a, b = RATE_FORMS[form]
     if not alpha > 0.5:
         raise ValueError(f"R1 needs alpha > 1/2 (power-law tail must converge), got {alpha}")
-    with np.errstate(over="ignore"):
-        r_real = float(_fast.r1_star(s, c, alpha, a, b, float(N)))
+    try:
+        r_real = float(_fast.r1_star(float(s), float(c), float(alpha), a, b, float(N)))
+    except OverflowError:
+        r_real = math.inf
     lo = int(min(max(math.floor(r_real), 1), r_max)) if math.isfinite(r_real) else r_max
     hi = int(min(lo + 1, r_max))
-    risks = [_fast.risk(s, c, alpha, a, b, float(N), float(k)) for k in (lo, hi)]
+    risks = [_fast.risk(float(s), float(c), float(alpha), a, b, float(N), float(k)) for k in (lo, hi)]
     return (lo if risks[0] <= risks[1] else hi), r_real
 
 
@@ -68,14 +71,18 @@ def r2_rank(epsilon: float, c: float, form: str, N: float, r_max: int) -> tuple[
     """R2: the largest integer r with :math:`V(r, N) \\le \\epsilon`, i.e. :math:`\\lfloor(\\epsilon N^b/c)^{1/a}\\rfloor`
     (0 when even r = 1 exceeds the budget; clamped to r_max)."""
     a, b = RATE_FORMS[form]
-    with np.errstate(over="ignore"):
-        r_real = float(_fast.r2_budget(epsilon, c, a, b, float(N)))
+    try:
+        r_real = float(_fast.r2_budget(float(epsilon), float(c), a, b, float(N)))
+    except OverflowError:
+        r_real = math.inf
     rank = r_max if not math.isfinite(r_real) else int(min(math.floor(r_real * (1 + 1e-12)), r_max))
     return rank, r_real
 
 
 def r3_objective_curve(singular_values, c: float, form: str, N: float) -> np.ndarray:
     """R3's objective :math:`\\sum_{k>r}\\sigma_k^2 + c r^a N^{-b}` for r = 0, 1, ..., K."""
+    import numpy as np
+
     a, b = RATE_FORMS[form]
     energy = np.sort(np.asarray(singular_values, dtype=float))[::-1] ** 2
     tails = np.concatenate([np.cumsum(energy[::-1])[::-1], [0.0]])  # tails[r] = sum_{k>r} sigma_k^2
@@ -85,6 +92,8 @@ def r3_objective_curve(singular_values, c: float, form: str, N: float) -> np.nda
 
 def r3_rank(singular_values, c: float, form: str, N: float) -> int:
     """R3: the integer r >= 1 minimizing the measured tail plus the variance term (ties -> smaller r)."""
+    import numpy as np
+
     curve = r3_objective_curve(singular_values, c, form, N)
     return int(np.argmin(curve[1:]) + 1)
 
@@ -93,6 +102,8 @@ def r3_rank(singular_values, c: float, form: str, N: float) -> int:
 
 def gd_lambda_star(beta):
     """Gavish–Donoho threshold coefficient for known noise, :math:`\\lambda^*(\\beta)` (closed form)."""
+    import numpy as np
+
     beta = np.asarray(beta, dtype=float)
     return np.sqrt(2 * (beta + 1) + 8 * beta / (beta + 1 + np.sqrt(beta**2 + 14 * beta + 1)))
 
@@ -104,6 +115,8 @@ def mp_median(beta: float, n_nodes: int = 200) -> float:
     integrated after :math:`x = m + h\\cos\\phi` (which removes the square-root endpoints) by Gauss–Legendre
     quadrature; the median is found by bisection on :math:`\\phi`.
     """
+    import numpy as np
+
     if not 0.0 < beta <= 1.0:
         raise ValueError(f"beta must be in (0, 1], got {beta}")
     lo_edge, hi_edge = (1 - math.sqrt(beta)) ** 2, (1 + math.sqrt(beta)) ** 2
@@ -133,6 +146,8 @@ def gd_omega(beta: float) -> float:
 
 def gd_omega_approx(beta):
     """Gavish & Donoho's cubic fit :math:`\\omega(\\beta)\\approx 0.56\\beta^3-0.95\\beta^2+1.82\\beta+1.43` (for comparison)."""
+    import numpy as np
+
     beta = np.asarray(beta, dtype=float)
     return 0.56 * beta**3 - 0.95 * beta**2 + 1.82 * beta + 1.43
 
@@ -143,6 +158,8 @@ def gavish_donoho_rank(singular_values, shape: tuple[int, int], noise_sigma: flo
     ``noise_sigma`` is the per-entry noise standard deviation when known; ``None`` uses the median rule.
     The singular values must be all :math:`\\min(m, n)` of the matrix for the median rule.
     """
+    import numpy as np
+
     sv = np.sort(np.asarray(singular_values, dtype=float))[::-1]
     m, n = sorted(int(v) for v in shape)
     beta = m / n
@@ -155,6 +172,8 @@ def gavish_donoho_rank(singular_values, shape: tuple[int, int], noise_sigma: flo
 
 def effective_rank(singular_values) -> float:
     """Roy & Vetterli's effective rank :math:`\\exp(-\\sum_k p_k\\log p_k)`, :math:`p = \\sigma/\\|\\sigma\\|_1`."""
+    import numpy as np
+
     sv = np.asarray(singular_values, dtype=float)
     p = sv[sv > 0] / sv.sum()
     return float(np.exp(-(p * np.log(p)).sum()))
@@ -162,6 +181,8 @@ def effective_rank(singular_values) -> float:
 
 def energy_rank(singular_values, level: float) -> int:
     """Smallest r whose top-r singular values keep a fraction ``level`` of :math:`\\sum\\sigma_k^2`."""
+    import numpy as np
+
     energy = np.sort(np.asarray(singular_values, dtype=float))[::-1] ** 2
     frac = np.cumsum(energy) / energy.sum()
     return int(np.searchsorted(frac, level * (1 - 1e-12)) + 1)
@@ -181,6 +202,8 @@ class SpectrumFit:
 def fit_spectrum(singular_values, k_max: int | None = None, n_boot: int = 1000, seed: int = 0) -> SpectrumFit:
     """Fit :math:`\\log\\sigma_k^2 = \\log s - 2\\alpha\\log k` (Huber, :func:`bounds.fit.fit_power_law`) over
     k = 1..k_max (default: every non-negligible singular value, :math:`\\sigma_k > 10^{-12}\\sigma_1`)."""
+    import numpy as np
+
     from bounds.fit import fit_power_law
 
     sv = np.sort(np.asarray(singular_values, dtype=float))[::-1]
@@ -237,6 +260,8 @@ def recommend(N: int, per_rank: float, r_max: int, *, forms=tuple(RATE_FORMS), a
                 assumption=f"measured Eckart-Young tail in the spectrum's units plus {v_text}; additive risk",
                 extra={"c": c}))
     if singular_values is not None:
+        import numpy as np
+
         sv = np.asarray(singular_values, dtype=float)
         if shape is not None:
             if noise_sigma is not None:
