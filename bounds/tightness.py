@@ -136,8 +136,7 @@ def load_path(path) -> Tables:
 
 def _finish_runs(runs: pd.DataFrame) -> pd.DataFrame:
     runs = runs.copy()
-    if "status" not in runs.columns:
-        runs["status"] = "ok"
+    runs["status"] = runs["status"].fillna("ok") if "status" in runs.columns else "ok"
     if "gap" not in runs.columns or runs["gap"].isna().all():
         runs["gap"] = runs["test_loss"] - runs["train_loss"]
     finite = np.isfinite(runs[["train_loss", "test_loss"]].to_numpy(float)).all(axis=1)

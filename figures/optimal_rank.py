@@ -62,7 +62,7 @@ def compute(runs: pd.DataFrame, report: dict | None = None) -> pd.DataFrame:
         for name, gam in info.get("r1", {}).get("gamma", {}).items():
             if name.startswith("fast"):
                 out.append(style.rows("r*", f"{track}: R1 N^{gam:.2f}, measured α={info['r1']['alpha']:.2f}, "
-                                            f"{name} (fitted constant)", "theory", xs, _geo_const(x, y, gam) * xs ** gam,
+                                            f"{name} (fitted constant)", "fitted", xs, _geo_const(x, y, gam) * xs ** gam,
                                       color_=i))
     if not out:
         return pd.DataFrame(columns=style.COLUMNS)

@@ -100,14 +100,26 @@ def label_axes(ax, xlabel: str, ylabel: str, *, title: str | None = None, logx=F
     ax.set_ylabel(ylabel)
     if logx:
         ax.set_xscale("log")
+        _plain_log_ticks(ax.xaxis, ax.get_xlim())
     if logy:
         ax.set_yscale("log")
+        _plain_log_ticks(ax.yaxis, ax.get_ylim())
     if title:
         ax.set_title(title)
     handles, labels = ax.get_legend_handles_labels()
     if handles:
         ax.legend(frameon=False, loc="best")
     ax.grid(True, which="major", lw=0.3, alpha=0.5)
+
+
+def _plain_log_ticks(axis, lim) -> None:
+    """Log-axis tick labels as plain numbers (8, 16, 32 rather than 2x10^0); minor labels only over short spans."""
+    from matplotlib import ticker
+
+    fmt = ticker.FuncFormatter(lambda v, _: f"{v:g}")
+    axis.set_major_formatter(fmt)
+    lo, hi = (max(min(lim), 1e-300), max(lim))
+    axis.set_minor_formatter(fmt if hi / lo < 8 else ticker.NullFormatter())
 
 
 def count_curves(fig, gid: str) -> int:
@@ -150,8 +162,12 @@ def draw_long(df, panels: dict, ncols: int | None = None, suptitle: str | None =
     for ax, name in zip(axes, names):
         spec = panels[name]
         sub = df[df["panel"] == name]
-        notes = []
+        notes, shown = [], set()
         for (series, kind), s in sub.groupby(["series", "kind"], sort=False):
+            if "|" in series:  # "legend text|detail": one legend entry for a family of curves
+                head = series.split("|")[0]
+                series = head if head not in shown else "_" + head
+                shown.add(head)
             s = s.sort_values("x")
             col = int(s["color"].iloc[0])
             c = color(col) if col >= 0 else None

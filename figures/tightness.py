@@ -40,7 +40,7 @@ def compute(runs: pd.DataFrame) -> pd.DataFrame:
             agg = g.groupby("samples").agg(y=("ratio", "mean"), lo=("ratio", "min"), hi=("ratio", "max"),
                                            vac=("vac", "mean")).reset_index()
             out.append(style.rows(bid, f"r={rank:g} ({track})", "measured", agg["samples"], agg["y"], agg["lo"], agg["hi"], i))
-            out.append(style.rows(bid, f"vacuous above (bound = B), r={rank:g}", "ceiling", agg["samples"], agg["vac"],
+            out.append(style.rows(bid, f"vacuous above (bound = B), per rank|r={rank:g}", "ceiling", agg["samples"], agg["vac"],
                                   color_=i))
         out.append(style.rows(bid, "bound = measured", "ceiling", [sel["samples"].min()], [1.0]))
     if not out:

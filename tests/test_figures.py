@@ -1,0 +1,143 @@
+"""Figure modules: compute(...) returns the long frame of what is drawn, plot(df) renders under Agg and draws
+the expected number of curves of each kind (counted by artist gid); figures.io writes PNG + PDF + CSV.
+No pixel baselines. Data come from the small real computations of test_tightness (reduced-rank regression,
+SGD on least squares)."""
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+
+from bounds import tightness  # noqa: E402
+from figures import convergence, gen_rank, gen_samples, io, mutual_info, optimal_rank, style  # noqa: E402
+from figures import tightness as tightness_fig  # noqa: E402
+from test_tightness import rrr_runs, sgd_traj  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def tables():
+    runs = rrr_runs(ranks=(1, 2, 4, 8), samples=(64, 128, 256, 512), seeds=(0, 1, 2)).assign(experiment="gen")
+    runs["config_hash"] = [f"g{i}" for i in range(len(runs))]
+    # a bounded-loss stand-in so the explicit bounds can be evaluated: losses clipped at B = 4 (nats-like units)
+    B = 4.0
+    runs = runs.assign(train_loss_smoothed=runs["train_loss"].clip(upper=B), test_loss_smoothed=runs["test_loss"].clip(upper=B),
+                       loss_range_B=B, lipschitz=1.0, param_norm=3.0)
+    conv, traj = sgd_traj(seeds=(0, 1))
+    conv = conv.assign(experiment="conv", rank=conv["rank"] * 0 + np.array([2, 2]))
+    all_runs = tightness._finish_runs(pd.concat([runs, conv], ignore_index=True))
+    t = tightness.Tables(runs=all_runs, traj=traj, mi=pd.DataFrame())
+    return t, tightness.judge(t)
+
+
+def _kinds(df, panel=None):
+    d = df if panel is None else df[df["panel"] == panel]
+    return d.groupby("kind")["series"].nunique().to_dict()
+
+
+def test_convergence_draws_measured_bound_and_fitted(tables):
+    t, rep = tables
+    df = convergence.compute(t.runs, t.traj, rep)
+    assert set(df.columns) >= set(style.COLUMNS) and np.isfinite(df[["x", "y", "lo", "hi"]]).all().all()
+    ranks = t.runs.loc[t.runs["experiment"] == "conv", "rank"].nunique()
+    k = _kinds(df)
+    assert k["measured"] == ranks and k["theory"] == ranks and k["fitted"] == 1
+    # the plotted C1 line is the catalog formula at the measured constants (median over seeds)
+    curves = tightness.c1_curves(t.runs[t.runs["experiment"] == "conv"], t.traj)
+    th = df[df["kind"] == "theory"].sort_values("x")
+    np.testing.assert_allclose(th["y"], curves.groupby("step")["c1_bound"].median().loc[th["x"]].to_numpy())
+    fig = convergence.plot(df)
+    assert style.count_curves(fig, style.GID_MEASURED) == ranks
+    assert style.count_curves(fig, style.GID_THEORY) == ranks
+    assert style.count_curves(fig, style.GID_FITTED) == 1
+    labels = [ln.get_label() for ax in fig.axes for ln in ax.get_lines() if ln.get_gid() == style.GID_FITTED]
+    assert all("fitted" in lb for lb in labels)
+    assert "nats" in fig.axes[0].get_ylabel()
+
+
+@pytest.mark.parametrize("module, vary", [(gen_rank, "rank"), (gen_samples, "samples")])
+def test_generalization_figures(tables, module, vary):
+    t, rep = tables
+    df = module.compute(t.runs, rep)
+    assert np.isfinite(df[["x", "y", "lo", "hi"]]).all().all()
+    k = _kinds(df, "synthetic")
+    # measured gap, G1 with a fitted constant, the fitted law; G2 and G3 explicit; the loss range B
+    assert k == {"measured": 1, "fitted": 2, "theory": 2, "ceiling": 1}
+    meas = df[(df["kind"] == "measured")]
+    gen = t.runs[t.runs["experiment"] == "gen"]
+    fixed = "samples" if vary == "rank" else "rank"
+    level = sorted(gen[fixed].unique())[len(gen[fixed].unique()) // 2]
+    expect = gen[gen[fixed] == level].groupby(vary)["gap"].mean()
+    expect = expect[expect > 0]
+    np.testing.assert_allclose(meas.set_index("x")["y"].loc[expect.index.to_numpy(float)], expect.to_numpy())
+    fig = module.plot(df)
+    assert style.count_curves(fig, style.GID_MEASURED) == 1
+    assert style.count_curves(fig, style.GID_FITTED) == 2
+    assert style.count_curves(fig, style.GID_THEORY) == 2
+    assert fig.axes[0].get_xscale() == "log" and fig.axes[0].get_yscale() == "log"
+
+
+def test_optimal_rank_figure(tables):
+    t, rep = tables
+    df = optimal_rank.compute(t.runs, rep)
+    n_samples = t.runs.loc[t.runs["experiment"] == "gen", "samples"].nunique()
+    assert _kinds(df, "U synthetic")["measured"] == n_samples
+    rstar = df[(df["panel"] == "r*") & (df["kind"] == "measured")]
+    brute = tightness.optimal_ranks(t.runs[t.runs["experiment"] == "gen"])
+    assert len(rstar) == len(brute)
+    fig = optimal_rank.plot(df)
+    assert style.count_curves(fig, style.GID_MEASURED) == n_samples + 1
+    assert style.count_curves(fig, style.GID_FITTED) >= 1
+
+
+def test_tightness_figure(tables):
+    t, _ = tables
+    df = tightness_fig.compute(t.runs)
+    gen = t.runs[t.runs["experiment"] == "gen"]
+    ranks = gen["rank"].nunique()
+    k3 = _kinds(df, "G3")
+    assert k3["measured"] == ranks and k3["ceiling"] == ranks + 1
+    pts = tightness.g_bound_points(gen)
+    r = pts[pts["rank"] == 1].groupby("samples").apply(lambda g: (g["g3_bound"] / g["test_loss_smoothed"]).mean(),
+                                                       include_groups=False)
+    got = df[(df["panel"] == "G3") & (df["kind"] == "measured") & (df["series"].str.startswith("r=1 "))]
+    np.testing.assert_allclose(got.set_index("x")["y"].loc[r.index.to_numpy(float)], r.to_numpy())
+    fig = tightness_fig.plot(df)
+    assert style.count_curves(fig, style.GID_MEASURED) == sum(_kinds(df, p).get("measured", 0) for p in ("G2", "G3"))
+
+
+def test_mutual_info_figure_from_a_gaussian_computation():
+    """A jointly Gaussian teacher/student pair with known MI: the drawn estimate is the table's, the cap dashed."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for r in (1, 2, 4):
+        for step in (10, 100):
+            rho = np.linspace(0.9, 0.5, r) * (1 - 1 / step)
+            exact = -0.5 * np.sum(np.log(1 - rho**2))
+            rows.append(dict(rank=r, step=step, estimator="gaussian", mi=exact + 0.01 * rng.standard_normal(),
+                             clone_mse=1 - rho.mean(), i1_bound=exact * 0.5, i3_bound=exact * 0.7,
+                             i2_cap=0.5 * r * np.log(1 + 1 / 0.01)))
+    mi = pd.DataFrame(rows)
+    df = mutual_info.compute(mi)
+    assert _kinds(df, "vs rank") == {"measured": 1, "theory": 2, "ceiling": 1}
+    fig = mutual_info.plot(df)
+    assert style.count_curves(fig, style.GID_MEASURED) == 2  # vs rank and vs step
+    assert style.count_curves(fig, style.GID_CEILING) == 2
+
+
+def test_empty_frames_still_render():
+    for module in (gen_rank, gen_samples, optimal_rank, tightness_fig, mutual_info, convergence):
+        fig = module.plot(pd.DataFrame(columns=style.COLUMNS))
+        assert fig.axes
+
+
+def test_io_writes_png_pdf_and_the_drawn_csv(tmp_path, tables):
+    t, rep = tables
+    df = gen_rank.compute(t.runs, rep)
+    paths = io.save(gen_rank.plot(df), df, tmp_path, "gen_rank")
+    assert paths["png"].read_bytes()[:4] == b"\x89PNG" and paths["pdf"].read_bytes()[:4] == b"%PDF"
+    back = pd.read_csv(paths["csv"])
+    pd.testing.assert_frame_equal(back, df.reset_index(drop=True), check_dtype=False)
