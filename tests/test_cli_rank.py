@@ -1,0 +1,99 @@
+"""`lrkd rank` through a real subprocess: --json parses and is right; every bad input exits 2 with one line."""
+import json
+
+import numpy as np
+import pytest
+from conftest import run_lrkd
+
+from bounds.params import lrc_trainable_params
+
+
+def _ok(*args):
+    proc = run_lrkd("rank", *args)
+    assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+def test_json_shape_and_alpha():
+    out = json.loads(_ok("--samples", "10000", "--shape", "300", "200", "--alpha", "1.0", "--json").stdout)
+    assert out["inputs"]["samples"] == 10000 and out["inputs"]["shape"] == [300, 200]
+    recs = {r["method"]: r for r in out["recommendations"]}
+    assert set(recs) == {f"R{i}/{f}" for i in (1, 2) for f in ("paper", "covering", "fast")}
+    for r in recs.values():
+        assert r["params"] == r["rank"] * 500 and r["assumption"] and r["formula"]
+    # R1 under the fast rate: integer argmin of s r^(1-2a)/(2a-1) + C (m+d) r / N, brute force over ranks
+    ks = np.arange(1, 201, dtype=float)
+    risk = ks ** (1 - 2.0) / (2.0 - 1) + 500 * ks / 10000
+    assert recs["R1/fast"]["rank"] == int(ks[np.argmin(risk)])
+    assert recs["R1/fast"]["gamma"] == pytest.approx(0.5)
+
+
+def test_rate_filter_and_teacher_config(tmp_path):
+    cfg = tmp_path / "config.json"
+    cfg.write_text(json.dumps({"hidden_size": 64, "num_hidden_layers": 2, "tie_word_embeddings": False}))
+    out = json.loads(_ok("--samples", "5000", "--teacher-config", str(cfg), "--alpha", "0.8",
+                         "--rate", "covering", "--json").stdout)
+    methods = [r["method"] for r in out["recommendations"]]
+    assert methods == ["R1/covering", "R2/covering"]
+    for r in out["recommendations"]:
+        assert r["params"] == lrc_trainable_params(64, 2, r["rank"], tied_embeddings=False)
+    assert out["inputs"]["max_rank"] == 64
+
+
+def test_spectrum_gives_r3_and_baselines(tmp_path):
+    rng = np.random.default_rng(0)
+    m, n, k = 120, 80, 5
+    X = rng.normal(size=(m, k)) @ rng.normal(size=(k, n)) * 3 + 0.1 * rng.normal(size=(m, n))
+    np.save(tmp_path / "w.npy", X)
+    out = json.loads(_ok("--samples", "1000", "--shape", str(m), str(n), "--spectrum", str(tmp_path / "w.npy"),
+                         "--noise-sigma", "0.1", "--boot", "200", "--json").stdout)
+    recs = {r["method"]: r for r in out["recommendations"]}
+    assert recs["gavish-donoho/known-sigma"]["rank"] == k
+    assert recs["gavish-donoho/unknown-sigma"]["rank"] == k
+    assert {"R3/paper", "R3/covering", "R3/fast", "effective-rank", "energy-90", "energy-95", "energy-99"} <= set(recs)
+    assert out["spectrum"]["n_singular_values"] == n and len(out["spectrum"]["alpha_ci95"]) == 2
+
+
+def test_text_output_names_assumptions():
+    proc = _ok("--samples", "100", "--shape", "10", "20")
+    assert "R2/paper" in proc.stdout and "R1 needs the spectrum exponent" in proc.stdout
+
+
+@pytest.fixture
+def bad_files(tmp_path):
+    np.save(tmp_path / "nan.npy", np.array([1.0, np.nan]))
+    (tmp_path / "junk.npy").write_bytes(b"garbage")
+    (tmp_path / "cfg.json").write_text(json.dumps({"hidden_size": 64}))
+    return tmp_path
+
+
+BAD = [
+    ["--samples", "0", "--shape", "3", "4"],
+    ["--samples", "-5", "--shape", "3", "4"],
+    ["--samples", "1.5", "--shape", "3", "4"],
+    ["--samples", "10", "--shape", "0", "4"],
+    ["--samples", "10", "--shape", "3.5", "4"],
+    ["--samples", "10", "--shape", "3"],
+    ["--samples", "10"],
+    ["--samples", "10", "--shape", "3", "4", "--teacher-config", "{d}/cfg.json"],
+    ["--samples", "10", "--shape", "3", "4", "--alpha", "0.5"],
+    ["--samples", "10", "--shape", "3", "4", "--alpha", "-1"],
+    ["--samples", "10", "--shape", "3", "4", "--alpha", "nan"],
+    ["--samples", "10", "--shape", "3", "4", "--alpha", "1", "--spectrum", "{d}/nan.npy"],
+    ["--samples", "10", "--shape", "3", "4", "--spectrum", "{d}/missing.npy"],
+    ["--samples", "10", "--shape", "3", "4", "--spectrum", "{d}/junk.npy"],
+    ["--samples", "10", "--shape", "3", "4", "--spectrum", "{d}/nan.npy"],
+    ["--samples", "10", "--teacher-config", "{d}/cfg.json"],
+    ["--samples", "10", "--teacher-config", "{d}/nope.json"],
+    ["--samples", "10", "--shape", "3", "4", "--tensor", "x"],
+    ["--samples", "10", "--shape", "3", "4", "--rate", "slow"],
+]
+
+
+@pytest.mark.parametrize("argv", BAD, ids=[" ".join(a) for a in BAD])
+def test_bad_input_exits_2_with_one_line(argv, bad_files):
+    proc = run_lrkd("rank", *[a.format(d=bad_files) for a in argv])
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and proc.stderr.startswith("lrkd rank")
+    assert proc.stdout == ""
