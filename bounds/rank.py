@@ -41,7 +41,7 @@ def _derive() -> dict:
     tail_model = s * r ** (1 - 2 * alpha) / (2 * alpha - 1)
     variance = c * r**a * N ** (-b)
     risk = tail_model + variance
-    roots = sp.solve(sp.Eq(sp.diff(risk, r), 0), r)
+    roots = sp.solve(sp.Eq(sp.diff(risk, r), 0), r, manual=True)  # manual: same root, ~2x faster
     if len(roots) != 1:
         raise RuntimeError(f"expected one stationary rank, got {roots}")
     r_star = sp.simplify(roots[0])
