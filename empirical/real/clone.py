@@ -1,0 +1,155 @@
+"""Rank-r students that clone one real teacher matrix's output from N real input activations.
+
+Teacher: one linear module of the real model, :math:`y = W x + b`, :math:`W \\in \\mathbb{R}^{m \\times d}`,
+with its real inputs x (captured by :mod:`empirical.real.activations`). Two students of rank r:
+
+- ``free``: :math:`\\hat y = (x - \\bar x) A V^\\top + \\bar y`, a free rank-r factorization
+  (:math:`A \\in \\mathbb{R}^{d\\times r}, V \\in \\mathbb{R}^{m \\times r}`; p(r) = r(m+d) as in THEORY G1),
+  fitted as the *empirical risk minimizer*: reduced-rank least squares (Izenman 1975) — ordinary least
+  squares (minimum-norm when N <= d) followed by projection on the top-r right singular vectors of the fitted
+  values. Exact, deterministic given the sample.
+- ``lrc``: Low-Rank Clone's parametrization (Hao et al. 2025; LRC.md) for one matrix: the student stream is
+  :math:`h_S = P x \\in \\mathbb{R}^r` and the student's weight is the teacher's times a projection,
+  :math:`\\hat y = W Z h_S + b` (:math:`Z \\in \\mathbb{R}^{d\\times r}`, teacher bias kept), Z and P trainable
+  (p(r) = 2rd), init :math:`\\mathcal N(0, 0.02^2)`, full-batch Adam on the clone MSE.
+
+Measured per (matrix, r, N, seed): clone MSE :math:`\\varepsilon^2 = \\mathbb E\\lVert y-\\hat y\\rVert^2`
+(per token vector, summed over the m outputs) on the N training tokens and on held-out sequences, the
+generalization gap (held-out minus train), and the information quantities of THEORY I on held-out tokens
+with the student read through noise :math:`\\xi \\sim \\mathcal N(0, \\sigma_n^2 I_r)` in its output space
+(a resolution; :math:`\\sigma_n^2` = ``noise_rel`` times the mean per-coordinate teacher output variance):
+the Gaussian MI estimate :math:`\\hat I(y; h_S + \\xi)` (:func:`empirical.mi.gaussian.gaussian_mi`) and the
+ingredients of I1/I2/I3, which :mod:`empirical.real.information` evaluates through :mod:`bounds`.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+STUDENTS = ("free", "lrc")
+
+
+@dataclass(frozen=True)
+class CloneConfig:
+    """One cloning run: student kind, rank r, N training tokens, seed (which N tokens; LRC init), Adam settings
+    for ``lrc``, MI noise resolution (relative), and the number of held-out tokens used (0: all)."""
+
+    rank: int
+    n_train: int
+    student: str = "free"
+    seed: int = 0
+    steps: int = 300
+    lr: float = 1e-2
+    init_std: float = 0.02
+    noise_rel: float = 0.01
+    n_test: int = 4096
+    mi: bool = True
+
+    def __post_init__(self):
+        if self.student not in STUDENTS:
+            raise ValueError(f"student must be one of {STUDENTS}, got {self.student!r}")
+        if self.rank < 1 or self.n_train < 2:
+            raise ValueError("rank must be >= 1 and n_train >= 2")
+
+
+def fit_free(x: np.ndarray, y: np.ndarray, rank: int):
+    """Reduced-rank least squares, the ERM of rank-r affine maps:
+    :math:`\\min_{\\operatorname{rank}B\\le r}\\lVert Y_c - X_c B\\rVert_F^2` with
+    :math:`B = B_{\\mathrm{OLS}} V_r V_r^\\top`, :math:`V_r` the top-r right singular vectors of
+    :math:`X_c B_{\\mathrm{OLS}}` (Izenman 1975). Returns ``(A, V, x_mean, y_mean)`` with A = B_OLS V_r."""
+    x = np.asarray(x, np.float64)
+    y = np.asarray(y, np.float64)
+    xm, ym = x.mean(0), y.mean(0)
+    xc, yc = x - xm, y - ym
+    B = np.linalg.lstsq(xc, yc, rcond=None)[0]          # minimum-norm when N <= d
+    _, _, vt = np.linalg.svd(xc @ B, full_matrices=False)
+    V = vt[:rank].T
+    return B @ V, V, xm, ym
+
+
+def fit_lrc(x: np.ndarray, y: np.ndarray, W: np.ndarray, b: np.ndarray, config: CloneConfig):
+    """Train LRC's projections Z (d x r) and P (r x d) by full-batch Adam on
+    :math:`L = \\frac1N\\sum_i\\lVert W Z P x_i + b - y_i\\rVert^2`. Returns ``(Z, P, losses)`` (float64 numpy).
+
+    The full-batch loss is evaluated exactly through sufficient statistics, at a cost independent of N:
+    with :math:`M = WZP`, :math:`S_{xx} = \\frac1N X^\\top X`, :math:`S_{xy} = \\frac1N X^\\top (Y - b)`,
+    :math:`L = \\operatorname{tr}(M S_{xx} M^\\top) - 2\\operatorname{tr}(M S_{xy}) + \\frac1N\\lVert Y-b\\rVert_F^2`.
+    """
+    import torch
+
+    g = torch.Generator().manual_seed(config.seed)
+    d, r = W.shape[1], config.rank
+    x = np.asarray(x, np.float64)
+    yb = np.asarray(y, np.float64) - b
+    n = x.shape[0]
+    Sxx = torch.as_tensor(x.T @ x / n)
+    SyxT = torch.as_tensor((x.T @ yb / n).T)             # (m, d)
+    c = float((yb ** 2).sum() / n)
+    Wt = torch.as_tensor(np.asarray(W, np.float64))
+    Z = (torch.randn(d, r, generator=g, dtype=torch.float64) * config.init_std).requires_grad_()
+    P = (torch.randn(r, d, generator=g, dtype=torch.float64) * config.init_std).requires_grad_()
+    opt = torch.optim.Adam([Z, P], lr=config.lr)
+    losses = []
+    for _ in range(config.steps):
+        opt.zero_grad(set_to_none=True)
+        M = (Wt @ Z) @ P
+        loss = ((M @ Sxx) * M).sum() - 2.0 * (M * SyxT).sum() + c
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    return Z.detach().numpy(), P.detach().numpy(), np.asarray(losses)
+
+
+def _mse(y, yhat) -> float:
+    """Clone MSE per token vector: :math:`\\frac1n\\sum_i\\lVert y_i-\\hat y_i\\rVert_2^2`."""
+    return float(((np.asarray(y, np.float64) - yhat) ** 2).sum(1).mean())
+
+
+def clone_run(acts, W: np.ndarray, b: np.ndarray, config: CloneConfig) -> dict:
+    """One student trained on ``config.n_train`` tokens drawn (seeded, without replacement) from
+    ``acts.x_train``; measured on held-out tokens. Returns one flat record (config + measurements)."""
+    rng = np.random.default_rng(config.seed)
+    if config.n_train > acts.x_train.shape[0]:
+        raise ValueError(f"n_train={config.n_train} exceeds the {acts.x_train.shape[0]} captured training tokens")
+    idx = rng.choice(acts.x_train.shape[0], size=config.n_train, replace=False)
+    x, y = acts.x_train[idx].astype(np.float64), acts.y_train[idx].astype(np.float64)
+    n_test = acts.x_test.shape[0] if config.n_test in (0, None) else min(config.n_test, acts.x_test.shape[0])
+    tidx = np.random.default_rng(10_000 + config.seed).choice(acts.x_test.shape[0], size=n_test, replace=False)
+    xt, yt = acts.x_test[tidx].astype(np.float64), acts.y_test[tidx].astype(np.float64)
+    m, d = W.shape
+    r = min(config.rank, m, d)
+
+    if config.student == "free":
+        A, V, xm, ym = fit_free(x, y, r)
+        coords = lambda z: (z - xm) @ A                     # noqa: E731  student activation (isometric coords)
+        basis, offset, params = V, ym, r * (m + d)
+        extra = {}
+    else:
+        Z, P, losses = fit_lrc(x, y, W, b, config)
+        Q, R = np.linalg.qr(W @ Z)                          # W Z = Q R, Q orthonormal (m x r)
+        coords = lambda z: (z @ P.T) @ R.T                  # noqa: E731
+        basis, offset, params = Q, b, 2 * r * d
+        extra = {"final_train_loss_adam": float(losses[-1])}
+
+    h_train, h_test = coords(x), coords(xt)
+    train_mse = _mse(y, h_train @ basis.T + offset)
+    test_mse = _mse(yt, h_test @ basis.T + offset)
+    lam = np.clip(np.linalg.eigvalsh(np.cov(yt, rowvar=False))[::-1], 0.0, None)   # held-out teacher spectrum
+    sigma_n2 = config.noise_rel * float(lam.sum()) / m
+    mu = np.clip(np.linalg.eigvalsh(np.atleast_2d(np.cov(h_test, rowvar=False)))[::-1], 0.0, None)
+    rec = {**asdict(config), "rank": r, "m": m, "d": d, "params": params, "train_mse": train_mse,
+           "test_mse": test_mse, "gap": test_mse - train_mse, "teacher_var": float(lam.sum()),
+           "pca_floor": float(lam[r:].sum()), "sigma_n2": sigma_n2, "n_test_used": n_test, **extra}
+    rec["_teacher_eigs"] = lam                          # arrays: kept out of the tidy table by the caller
+    rec["_student_eigs"] = mu
+    if config.mi:
+        from empirical.mi.gaussian import gaussian_mi
+
+        noise = np.random.default_rng(20_000 + config.seed).normal(scale=np.sqrt(sigma_n2), size=h_test.shape)
+        est = gaussian_mi(yt, h_test + noise)
+        rec["mi_gauss"] = float(est.mi)
+        rec["mi_shrinkage"] = float(est.shrinkage)
+        # the noisy read-out ŷ + Qξ reconstructs y with error ε² + r σ_n² (used by I1)
+        rec["eps2_noisy"] = test_mse + r * sigma_n2
+    return rec
