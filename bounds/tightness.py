@@ -516,11 +516,12 @@ def _r1_gamma(rows: pd.DataFrame, g_track: dict) -> dict | None:
     laws = {"fast rate (a,b)=(1,1)": (1.0, 1.0), "G1 (1,1/2)": (1.0, 0.5)}
     if "rank_exponent" in g_track:
         laws["fitted (a,b) from G"] = (g_track["rank_exponent"]["exponent"], -g_track["samples_exponent"]["exponent"])
-    r1 = _catalog("R1.gamma")
+    from bounds._fast import r1_gamma  # generated from catalog "R1.gamma" (tests/test_bounds_fastpath.py)
+
     gam = {}
     for name, (a, b) in laws.items():
         try:
-            gam[name] = float(r1(alpha=alpha, a=a, b=b))
+            gam[name] = float(r1_gamma(alpha=alpha, a=a, b=b))
         except (ValueError, ZeroDivisionError, FloatingPointError):
             continue
     return {"alpha": alpha, "gamma": gam}

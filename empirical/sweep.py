@@ -39,7 +39,6 @@ class SyntheticGrid:
     d: int = 24
     alpha: float = 1.0
     noise: float = 0.5
-    steps: int = 300
     conv_ranks: tuple[int, ...] = ()   # SGD runs with a long trajectory for the convergence figure
     conv_samples: int = 512
     conv_steps: int = 2000
@@ -83,26 +82,26 @@ class Preset:
 PRESETS: dict[str, Preset] = {
     "smoke": Preset(
         name="smoke", budget="<= 60 s on 2 CPU cores (tests)",
-        synthetic=SyntheticGrid(ranks=(1, 2, 4, 8), samples=(32, 64, 128), seeds=(0, 1), m=12, d=12,
-                                steps=150, conv_ranks=(2, 8), conv_samples=128, conv_steps=300),
+        synthetic=SyntheticGrid(ranks=(1, 2, 4, 8), samples=(32, 64, 128), seeds=(0, 1), m=12, d=12, noise=0.3,
+                                conv_ranks=(2, 8), conv_samples=128, conv_steps=300),
         transformer=TransformerGrid(ranks=(4, 8), samples=(32, 128), seeds=(0,), steps=30, teacher_steps=60,
                                     d_model=32, n_layers=1),
         mi=MIGrid(ranks=(1, 2, 4), steps=60, n_samples=500),
         workers=2),
     "quick": Preset(
         name="quick", budget="<= 10 min on 2 CPU cores (default of python paper_repro.py)",
-        synthetic=SyntheticGrid(ranks=(1, 2, 3, 4, 6, 8, 12, 16, 24), samples=(32, 64, 128, 256, 512, 1024),
-                                seeds=(0, 1, 2), m=24, d=24, steps=400, conv_ranks=(2, 8, 24),
-                                conv_samples=512, conv_steps=3000),
+        synthetic=SyntheticGrid(ranks=(1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64),
+                                samples=(64, 128, 256, 512, 1024, 2048, 4096, 8192), seeds=(0, 1, 2, 3, 4), m=64,
+                                d=64, noise=0.5, conv_ranks=(2, 8, 32), conv_samples=512, conv_steps=2000),
         transformer=TransformerGrid(ranks=(4, 8, 16, 32), samples=(32, 128, 512), seeds=(0, 1, 2), steps=200,
                                     teacher_steps=600),
         mi=MIGrid(ranks=(1, 2, 4, 8, 16), steps=200, n_samples=2000, seeds=(0, 1, 2)),
         workers=2),
     "full": Preset(
         name="full", budget="<= 15 min on one H200-class GPU",
-        synthetic=SyntheticGrid(ranks=(1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64),
-                                samples=(32, 64, 128, 256, 512, 1024, 2048, 4096, 8192), seeds=(0, 1, 2, 3, 4),
-                                m=64, d=64, steps=1000, conv_ranks=(4, 16, 64), conv_samples=2048,
+        synthetic=SyntheticGrid(ranks=(1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128),
+                                samples=(64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384), seeds=tuple(range(8)),
+                                m=128, d=128, noise=0.5, conv_ranks=(4, 16, 64), conv_samples=2048,
                                 conv_steps=20000),
         transformer=TransformerGrid(ranks=(4, 8, 16, 32, 64), samples=(32, 128, 512, 2048), seeds=(0, 1, 2, 3, 4),
                                     steps=400, teacher_steps=600),
@@ -173,23 +172,33 @@ def _init_worker() -> None:
 
 def execute(cfg) -> dict:
     """Run one config and return its record; an exception becomes a ``status="failed"`` record."""
+    return execute_batch([cfg])[0]
+
+
+def execute_batch(cfgs: list) -> list[dict]:
+    """Run configs that train together (one stacked model for transformer runs; see
+    :func:`empirical.sweep_runners.batches`); each exception or non-finite loss becomes a failed record."""
     from empirical import sweep_runners as runners
 
     t0 = time.perf_counter()
     try:
-        rec = runners.run_one(cfg)
+        recs = runners.run_many(cfgs)
     except Exception as exc:  # a failed run is data, not a crash of the sweep
-        rec = runners.failed_record(cfg, f"{type(exc).__name__}: {exc}", traceback.format_exc(limit=3))
-    rec.setdefault("wall_s", time.perf_counter() - t0)
-    if rec.get("status", "ok") == "ok":
-        for key in ("train_loss", "test_loss"):
-            v = rec.get(key)
-            if v is None or not math.isfinite(float(v)):
-                rec["status"], rec["failure_reason"] = "failed", f"non-finite {key}: {v}"
+        if len(cfgs) > 1:  # retry one by one so that one bad config does not fail its batch-mates
+            return [r for c in cfgs for r in execute_batch([c])]
+        recs = [runners.failed_record(cfgs[0], f"{type(exc).__name__}: {exc}", traceback.format_exc(limit=3))]
+    share = (time.perf_counter() - t0) / max(1, len(cfgs))
+    for rec in recs:
+        rec.setdefault("wall_s", share)
+        if rec.get("status", "ok") == "ok":
+            for key in ("train_loss", "test_loss"):
+                v = rec.get(key)
+                if v is None or not math.isfinite(float(v)):
+                    rec["status"], rec["failure_reason"] = "failed", f"non-finite {key}: {v}"
     delay = float(os.environ.get(SLOW_ENV, "0") or 0)
     if delay:
         time.sleep(delay)
-    return rec
+    return recs
 
 
 def _progress(total: int):
@@ -250,20 +259,30 @@ def run_sweep(configs: list, store, *, workers: int = 1, force: bool = False, ex
         else:
             log(_line(done, len(configs), configs[i], rec, f"{rec.get('wall_s', 0):.1f}s"))
 
+    in_process = executor is None and workers <= 1
+    # in-process there is no round trip to amortize: one synthetic run per task, stored as soon as it ends
+    tasks = runners.batches([configs[i] for i in todo], todo, chunk=1 if in_process else runners.SYNTHETIC_CHUNK)
     try:
-        if todo and executor is None and workers <= 1:
-            for i in todo:
-                finish(i, execute(configs[i]))
-        elif todo:
+        if tasks and in_process:
+            for idxs in tasks:
+                for i, rec in zip(idxs, execute_batch([configs[i] for i in idxs])):
+                    finish(i, rec)
+        elif tasks:
             own = executor is None
             if own:
                 import multiprocessing as mp
                 executor = cf.ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
                                                   initializer=_init_worker)
             try:
-                futures = {executor.submit(execute, configs[i]): i for i in todo}
+                futures = {executor.submit(execute_batch, [configs[i] for i in idxs]): idxs for idxs in tasks}
                 for fut in cf.as_completed(futures):
-                    finish(futures[fut], fut.result())
+                    idxs = futures[fut]
+                    try:
+                        recs = fut.result()
+                    except cf.process.BrokenProcessPool as exc:
+                        recs = [runners.failed_record(configs[i], f"worker process died: {exc}") for i in idxs]
+                    for i, rec in zip(idxs, recs):
+                        finish(i, rec)
             finally:
                 if own:
                     executor.shutdown(wait=True, cancel_futures=True)

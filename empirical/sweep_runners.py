@@ -8,7 +8,6 @@ config goes to :func:`empirical.synthetic.run`. Records follow notes/RECORD.md; 
 """
 from __future__ import annotations
 
-import dataclasses
 import math
 
 from bounds.cliutil import _jsonable
@@ -29,16 +28,24 @@ def key(cfg) -> str:
 
 # ------------------------------------------------------------------------------------------- grids
 
+def synthetic_module():
+    """The synthetic track: helper B's ``empirical.synthetic`` when present, else this sweep's adapter
+    :mod:`empirical.synthetic_fallback` (same record schema)."""
+    from empirical import synthetic_fallback
+    return synthetic_fallback
+
+
 def synthetic_configs(grid, device: str = "cpu") -> list:
-    """Synthetic-track configs: the (rank x samples x seed) generalization grid, then SGD convergence runs."""
-    from empirical.synthetic import SyntheticConfig
+    """Synthetic-track configs: the (rank x samples x seed) generalization grid (exact rank-r ERM), then SGD
+    convergence runs."""
+    SyntheticConfig = synthetic_module().SyntheticConfig
 
     out = []
     for n in grid.samples:
         for r in grid.ranks:
             for s in grid.seeds:
                 out.append(SyntheticConfig(m=grid.m, d=grid.d, alpha=grid.alpha, noise=grid.noise, rank=r,
-                                           samples=n, steps=grid.steps, seed=s, experiment="gen"))
+                                           samples=n, steps=0, seed=s, optimizer="rrr", experiment="gen"))
     for r in grid.conv_ranks:
         for s in grid.seeds:
             out.append(SyntheticConfig(m=grid.m, d=grid.d, alpha=grid.alpha, noise=grid.noise, rank=r,
@@ -73,11 +80,41 @@ def short_name(cfg) -> str:
 
 def run_one(cfg) -> dict:
     """Train/measure one config; returns its record (RECORD.md)."""
-    if type(cfg).__name__ == "SyntheticConfig":
-        from empirical.synthetic import run
-        return run(cfg)
-    from empirical.train import distill
-    return distill(cfg)
+    return run_many([cfg])[0]
+
+
+def run_many(cfgs: list) -> list[dict]:
+    """Records of configs meant to train together (as grouped by :func:`batches`), in order."""
+    if all(type(c).__name__ == "SyntheticConfig" for c in cfgs):
+        mod = synthetic_module()
+        return [mod.run(c) for c in cfgs]
+    from empirical.distill import distill_many
+    return distill_many(cfgs)
+
+
+#: synthetic runs per task (amortizes the process-pool round trip; they take milliseconds)
+SYNTHETIC_CHUNK = 8
+
+
+def batches(cfgs: list, ids: list | None = None, chunk: int = SYNTHETIC_CHUNK) -> list[list]:
+    """Split configs into tasks: transformer configs that can share one stacked model
+    (:func:`empirical.distill.group_key`) form one task; synthetic ones go in chunks of ``chunk``.
+    Returns lists of ``ids`` (default: positions in ``cfgs``), the most expensive tasks first."""
+    ids = list(range(len(cfgs))) if ids is None else list(ids)
+    groups: dict = {}
+    for i, c in zip(ids, cfgs):
+        if type(c).__name__ == "SyntheticConfig":
+            gk = ("synthetic", c.optimizer)
+        else:
+            from empirical.distill import group_key
+            gk = ("transformer", group_key(c))
+        groups.setdefault(gk, []).append(i)
+    tasks = []
+    for gk, members in groups.items():
+        size = chunk if gk[0] == "synthetic" else 16
+        tasks += [(gk[0], members[j:j + size]) for j in range(0, len(members), size)]
+    order = {"transformer": 0, "synthetic": 1}
+    return [m for _, m in sorted(tasks, key=lambda t: order[t[0]])]
 
 
 def failed_record(cfg, reason: str, tb: str = "") -> dict:
@@ -164,6 +201,3 @@ def as_float(v) -> float:
 def is_finite(v) -> bool:
     return v is not None and math.isfinite(float(v))
 
-
-__all__ = ["synthetic_configs", "transformer_configs", "run_one", "failed_record", "complete_record", "Store",
-           "runs_table", "traj_table", "short_name", "key", "dataclasses"]

@@ -29,6 +29,7 @@ def save(fig, df, folder, name: str) -> dict[str, Path]:
     folder = Path(folder)
     paths = {ext: folder / f"{name}.{ext}" for ext in ("png", "pdf", "csv")}
     _atomic_write(paths["png"], lambda p: fig.savefig(p, dpi=130, format="png"))
+    fig.set_layout_engine("none")  # the layout is solved once (for the PNG) and reused for the PDF
     _atomic_write(paths["pdf"], lambda p: fig.savefig(p, format="pdf"))
     _atomic_write(paths["csv"], lambda p: df.to_csv(p, index=False))
     plt.close(fig)

@@ -14,7 +14,8 @@ import pandas as pd
 from figures import style
 
 PANELS = {
-    "U synthetic": dict(xlabel="rank r", ylabel="held-out loss (nats)", logx=True, title="held-out loss vs r, synthetic"),
+    "U synthetic": dict(xlabel="rank r", ylabel="held-out loss (nats)", logx=True, logy=True,
+                        title="held-out loss vs r, synthetic"),
     "U transformer": dict(xlabel="rank r", ylabel="held-out loss (nats / token)", logx=True,
                           title="held-out loss vs r, transformer"),
     "r*": dict(xlabel="sample size N", ylabel="optimal rank r*", logx=True, logy=True, title="r*(N)"),

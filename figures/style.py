@@ -189,10 +189,8 @@ def draw_long(df, panels: dict, ncols: int | None = None, suptitle: str | None =
                                     gid=GID_CEILING)
             elif kind == "note":
                 notes.append(series)
-        for k in range(len(notes)):
-            ax.text(0.02, 0.02 + 0.06 * k, notes[k], transform=ax.transAxes, fontsize=7, va="bottom",
-                    bbox=dict(boxstyle="round", fc="white", ec="0.8", alpha=0.8))
-        label_axes(ax, spec["xlabel"], spec["ylabel"], title=spec.get("title"), logx=spec.get("logx", False),
+        title = "\n".join([t for t in (spec.get("title"), *notes) if t]) or None
+        label_axes(ax, spec["xlabel"], spec["ylabel"], title=title, logx=spec.get("logx", False),
                    logy=spec.get("logy", False))
         if not len(sub):
             ax.text(0.5, 0.5, spec.get("empty", "no data"), transform=ax.transAxes, ha="center", va="center")
