@@ -6,8 +6,8 @@ are computed in float64 (``numpy.linalg.svd``). THEORY R models the decay as a p
 
 .. math:: \\sigma_k^2 = s\\,k^{-2\\alpha} \\quad\\Longleftrightarrow\\quad \\log\\sigma_k = \\tfrac12\\log s - \\alpha\\log k,
 
-fitted here with :func:`bounds.fit.fit_power_law` (Huber in log space, bootstrap CI) on an explicit index
-range ``[k_lo, k_hi]`` that is reported with the fit: an exponent means nothing outside its span. Local
+fitted by :func:`bounds.recommend.fit_spectrum` (Huber in log space, bootstrap CI) on an explicit index
+range ``1..k_hi`` that is reported with the fit: an exponent means nothing outside its span. Local
 slopes on disjoint ranges are reported too, because real spectra are *not* straight lines in log-log
 (the decay steepens with k).
 
@@ -19,8 +19,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-#: default fitted index range, as fractions of min(m, d): the head and middle of the spectrum
-DEFAULT_FIT_RANGE = (1, 0.5)
 #: disjoint ranges (as fractions of min(m, d), first index 1) on which local slopes are reported
 LOCAL_RANGES = ((0.0, 1 / 24), (1 / 24, 1 / 6), (1 / 6, 1 / 2), (1 / 2, 5 / 6))
 
@@ -35,45 +33,76 @@ def singular_values(W) -> np.ndarray:
 
 @dataclass(frozen=True)
 class FitConfig:
-    """How the spectral power law is fitted: index range ``[k_lo, k_hi]`` (k_hi as an int or a fraction of
-    min(m, d)), bootstrap resamples and seed."""
+    """How the spectral power law is fitted: indices ``1..k_hi`` (k_hi an int, a fraction of min(m, d), or
+    None for every non-negligible singular value as ``lrkd rank`` does), bootstrap resamples and seed."""
 
-    k_lo: int = 1
-    k_hi: float = 0.5
+    k_hi: float | None = 0.5
     n_boot: int = 500
     seed: int = 0
 
-    def range_for(self, n: int) -> tuple[int, int]:
-        """The integer index range (1-based, inclusive) for a spectrum of length ``n``."""
+    def k_max(self, n: int) -> int | None:
+        """The last fitted index for a spectrum of length ``n`` (None: :func:`bounds.recommend.fit_spectrum`'s default)."""
+        if self.k_hi is None:
+            return None
         hi = int(self.k_hi) if self.k_hi >= 1 else int(np.floor(self.k_hi * n))
-        hi = min(max(hi, self.k_lo + 2), n)
-        return self.k_lo, hi
+        return min(max(hi, 3), n)
 
 
 def fit_alpha(sigma, config: FitConfig = FitConfig()) -> dict:
-    """Power-law decay exponent :math:`\\alpha` of ``sigma`` (descending) on ``config``'s index range.
+    """Power-law decay exponent :math:`\\alpha` of ``sigma`` by :func:`bounds.recommend.fit_spectrum`
+    (Huber fit of :math:`\\log\\sigma_k^2 = \\log s - 2\\alpha\\log k` over :math:`k = 1..k_{hi}`, bootstrap CI).
 
-    Returns ``alpha``, ``alpha_lo``, ``alpha_hi`` (bootstrap CI of :math:`-\\mathrm{slope}` of
-    :math:`\\log\\sigma_k` on :math:`\\log k`), ``k_lo``, ``k_hi``, ``log_s`` (:math:`\\log s`, i.e. twice
-    the log prefactor of :math:`\\sigma_k`) and the local slopes ``alpha_local_<lo>_<hi>`` on
-    :data:`LOCAL_RANGES` (least squares; no CI).
+    Returns ``alpha``, ``alpha_lo``, ``alpha_hi`` (95% CI), ``k_lo`` (= 1), ``k_hi``, ``log_s`` and the local
+    slopes ``alpha_local_<lo>_<hi>`` of :math:`-\\log\\sigma_k` on :math:`\\log k` over :data:`LOCAL_RANGES`
+    (least squares, no CI: a diagnostic of curvature).
     """
-    from bounds.fit import fit_power_law
+    from bounds.recommend import fit_spectrum
 
     sigma = np.asarray(sigma, dtype=np.float64)
     n = sigma.size
-    lo, hi = config.range_for(n)
-    k = np.arange(lo, hi + 1, dtype=np.float64)
-    fit = fit_power_law(k, sigma[lo - 1:hi], name="k", n_boot=config.n_boot, seed=config.seed)
-    ci = fit.exponent_ci
-    out = {"alpha": -fit.exponent, "alpha_lo": -ci[1], "alpha_hi": -ci[0], "k_lo": lo, "k_hi": hi,
-           "log_s": 2.0 * fit.log_prefactor, "fit_scale": fit.scale}
+    fit = fit_spectrum(sigma, k_max=config.k_max(n), n_boot=config.n_boot, seed=config.seed)
+    out = {"alpha": fit.alpha, "alpha_lo": fit.alpha_ci[0], "alpha_hi": fit.alpha_ci[1],
+           "k_lo": fit.k_span[0], "k_hi": fit.k_span[1], "log_s": float(np.log(fit.s)), "fit_scale": fit.fit.scale}
     for a, b in LOCAL_RANGES:
         ka, kb = max(1, int(round(a * n)) + (1 if a > 0 else 0)), int(round(b * n))
         if kb - ka >= 2:
             kk = np.arange(ka, kb + 1)
             out[f"alpha_local_{ka}_{kb}"] = -np.polyfit(np.log(kk), np.log(sigma[ka - 1:kb]), 1)[0]
     return out
+
+
+def r1_gammas(alpha: float) -> dict:
+    """R1's exponent :math:`\\gamma = b/(2\\alpha - 1 + a)` (catalog ``R1.gamma``) per rate form, and the
+    :math:`\\alpha` each form needs for the seed's :math:`\\gamma = 1/2` (catalog ``R1.alpha_half.<form>``).
+    :math:`\\gamma` is NaN where R1 does not apply (:math:`\\alpha \\le 1/2`)."""
+    from bounds import catalog
+    from bounds.rates import RATE_FORMS
+
+    gamma = catalog.get("R1.gamma")
+    out = {}
+    for form, (a, b) in RATE_FORMS.items():
+        out[f"gamma_{form}"] = float(gamma(alpha=alpha, a=a, b=b)) if alpha > 0.5 else float("nan")
+        out[f"alpha_half_{form}"] = float(catalog.get(f"R1.alpha_half.{form}")())
+    return out
+
+
+def recommended_ranks(sigma, shape: tuple[int, int], N: int, fit_config: FitConfig = FitConfig(),
+                      C: float = 1.0) -> dict:
+    """R3 (per rate form, V = C p(r)^a N^{-b}, p(r) = r(m+d)), R1 where alpha > 1/2, Gavish-Donoho (unknown
+    noise), effective rank and energy ranks, by :func:`bounds.recommend.recommend`: ``{method: rank}``.
+
+    The R3 objective adds W's own Eckart-Young tail :math:`\\sum_{k>r}\\sigma_k^2` to the variance term, so its
+    ranks depend on the unknown constant C (default 1, as ``lrkd rank``): they are a reading, not a measurement.
+    """
+    from bounds import recommend as rec
+
+    sigma = np.asarray(sigma, dtype=np.float64)
+    m, d = shape
+    fit = rec.fit_spectrum(sigma, k_max=fit_config.k_max(sigma.size), n_boot=fit_config.n_boot,
+                           seed=fit_config.seed)
+    recs = rec.recommend(int(N), per_rank=m + d, r_max=min(m, d), C=C, singular_values=sigma, shape=(m, d),
+                         spectrum_fit=fit if fit.alpha > 0.5 else None)
+    return {r.method: r.rank for r in recs if not r.method.startswith("R2/")}
 
 
 def model_spectra(matrices=None, weights: dict | None = None) -> "pandas.DataFrame":  # noqa: F821
@@ -101,6 +130,20 @@ def spectral_fits(spectra, config: FitConfig = FitConfig()) -> "pandas.DataFrame
 
     rows = []
     for (name, kind, layer, m, d), g in spectra.groupby(["name", "kind", "layer", "m", "d"], sort=False):
-        rows.append({"name": name, "kind": kind, "layer": layer, "m": m, "d": d,
-                     **fit_alpha(g.sort_values("k")["sigma"].to_numpy(), config)})
+        fit = fit_alpha(g.sort_values("k")["sigma"].to_numpy(), config)
+        rows.append({"name": name, "kind": kind, "layer": layer, "m": m, "d": d, **fit, **r1_gammas(fit["alpha"])})
+    return pd.DataFrame(rows)
+
+
+def rank_table(spectra, sample_sizes=(1_000, 10_000, 100_000), config: FitConfig = FitConfig(),
+               C: float = 1.0) -> "pandas.DataFrame":  # noqa: F821
+    """Long table ``name, kind, layer, N, method, rank`` of :func:`recommended_ranks` for every matrix and N."""
+    import pandas as pd
+
+    rows = []
+    for (name, kind, layer, m, d), g in spectra.groupby(["name", "kind", "layer", "m", "d"], sort=False):
+        sigma = g.sort_values("k")["sigma"].to_numpy()
+        for N in sample_sizes:
+            for method, rank in recommended_ranks(sigma, (m, d), N, config, C).items():
+                rows.append({"name": name, "kind": kind, "layer": layer, "N": N, "method": method, "rank": rank})
     return pd.DataFrame(rows)
