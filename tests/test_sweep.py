@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from empirical import sweep, sweep_runners
@@ -66,16 +67,17 @@ def test_process_pool_gives_the_same_records_as_in_process(tmp_path):
     assert [strip(r) for r in a] == [strip(r) for r in b]
 
 
-def test_failed_run_is_recorded_with_reason(tmp_path, monkeypatch):
-    cfg = _tiny_configs(1)[0]
-
-    def boom(c):
-        raise FloatingPointError("loss is NaN at step 3")
-
-    monkeypatch.setattr(sweep_runners, "run_one", boom)
-    recs, stats = sweep.run_sweep([cfg], sweep_runners.Store(tmp_path), workers=1, log=lambda m: None)
-    assert stats.failed == 1 and recs[0]["status"] == "failed"
-    assert "NaN" in recs[0]["failure_reason"]
+def test_failed_run_is_recorded_with_reason(tmp_path):
+    """SGD from an absurd initialisation overflows: the run is stored as failed, with its reason, and the
+    good run next to it is unaffected."""
+    good = _tiny_configs(1)[0]
+    bad = dataclasses.replace(good, optimizer="sgd", init_std=1e200, steps=5, experiment="conv")
+    with np.errstate(all="ignore"):
+        recs, stats = sweep.run_sweep([good, bad], sweep_runners.Store(tmp_path), workers=1, log=lambda m: None)
+    assert stats.failed == 1 and recs[0]["status"] == "ok" and recs[1]["status"] == "failed"
+    assert "non-finite" in recs[1]["failure_reason"]
+    table = sweep_runners.runs_table(recs)
+    assert list(table["status"]) == ["ok", "failed"]
 
 
 def test_killed_sweep_resumes_without_recomputing(tmp_path):
@@ -88,21 +90,24 @@ def test_killed_sweep_resumes_without_recomputing(tmp_path):
         f"sweep.run_sweep(cfgs, sweep_runners.Store(sys.argv[1]), workers=1)"
     )
     env = dict(os.environ, PYTHONPATH=str(ROOT), **{sweep.SLOW_ENV: "1.0"})
-    proc = subprocess.Popen([sys.executable, "-c", script, str(tmp_path)], env=env, cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    store_files = lambda: list(tmp_path.rglob("*.json"))  # noqa: E731
+    logf = tmp_path / "sweep.log"
+    with open(logf, "w") as fh:
+        proc = subprocess.Popen([sys.executable, "-c", script, str(tmp_path / "store")], env=env, cwd=ROOT,
+                                stdout=fh, stderr=subprocess.STDOUT)
+    store_files = lambda: list((tmp_path / "store").rglob("*.json"))  # noqa: E731
     deadline = time.time() + 120
     while len(store_files()) < 2 and time.time() < deadline and proc.poll() is None:
         time.sleep(0.1)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     finished = len(store_files())
-    assert 2 <= finished < n, (finished, proc.stdout.read())
+    assert 2 <= finished < n, (finished, logf.read_text())
     cfgs = _tiny_configs(n)
-    stored = {sweep_runners.key(c): sweep_runners.Store(tmp_path).get(c) for c in cfgs}
-    _, stats = sweep.run_sweep(cfgs, sweep_runners.Store(tmp_path), workers=1, log=lambda m: None)
+    store = sweep_runners.Store(tmp_path / "store")
+    stored = {sweep_runners.key(c): store.get(c) for c in cfgs}
+    _, stats = sweep.run_sweep(cfgs, store, workers=1, log=lambda m: None)
     assert stats.cached == finished and stats.computed == n - finished
     # the runs that had finished were served as they were stored
     for c in cfgs:
         if stored[sweep_runners.key(c)] is not None:
-            assert sweep_runners.Store(tmp_path).get(c) == stored[sweep_runners.key(c)]
+            assert store.get(c) == stored[sweep_runners.key(c)]
