@@ -186,3 +186,106 @@ def run(device: str = "cuda", size: str | None = None, steps: int = 10) -> dict:
             "sizes": asdict(sz), "settings": settings, "torch": torch.__version__, "peak": peak,
             "teacher": part(f_t, t_teacher, "B*T*(6*N(d) + 12*L*T*H*h)"),
             "lrc": part(f_l, t_lrc, "S*[4*d*N(r) + B*T*(6*N(r) + 12*L*T*H*h + 4*L*d*r) + B*T*(2*N(d) + 4*L*T*H*h)], S=1")}
+
+
+# ------------------------------------------------------------------------------------------- preset prediction
+
+def count_aten_ops(fn) -> int:
+    """Number of aten operators ``fn()`` dispatches (a proxy for CUDA kernel launches in eager mode)."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class _Count(TorchDispatchMode):
+        n = 0
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            _Count.n += 1
+            return func(*args, **(kwargs or {}))
+
+    with _Count():
+        fn()
+    return _Count.n
+
+
+def predict_transformer_grid(grid, distill_defaults=None, peak_flops: float = 790e12, mfu: float = 0.4,
+                             op_overhead_s: float = 10e-6, group_size: int = 16) -> dict:
+    r"""Predicted GPU time of a sweep's transformer grid (``ranks, samples, seeds, steps, teacher_steps,
+    d_model, n_layers`` as in empirical.sweep.TransformerGrid), two ways:
+
+    - FLOP-bound: :math:`\sum_{runs} F_{LRC}\,(steps + e) + F_{teacher}\,steps_T` over ``mfu · peak_flops``,
+      with ``e`` the measurement work in step-equivalents (probe gradient at ``n_log_points + 1`` points on
+      a 2-batch probe, ``beta_iters`` Hessian-vector products ≈ 2 gradients each on the probe,
+      ``sigma2_batches`` gradients, the final evaluation of 1024 sequences ≈ 1024/(3B) steps); teacher
+      targets counted only when they do not fit the cache, as empirical.distill decides;
+    - launch-bound: eager-mode operator count of one step (counted on CPU with :func:`count_aten_ops`) ×
+      ``op_overhead_s`` per operator × steps, for runs stacked ``group_size`` at a time (distill_many) and for
+      runs one at a time.
+    At the preset's sizes (width 64) the second is the realistic one: each matmul is far too small to fill
+    the GPU.
+    """
+    import torch
+
+    from .config import CLONE_TERMS, DistillConfig, TeacherConfig
+    from .losses import cross_entropy, forward_kl
+    from .lrc import LRCStudent
+    from .teacher import Decoder
+
+    dc = distill_defaults or DistillConfig()
+    d_ff = int(round(grid.d_model * 8 / 3 / 4)) * 4
+    cfg = TeacherConfig(d_model=grid.d_model, n_layers=grid.n_layers, d_ff=d_ff)
+    B = dc.batch_size
+    beta_iters = getattr(grid, "beta_iters", dc.beta_iters)
+    sigma2 = getattr(grid, "sigma2_batches", dc.sigma2_batches)
+    extra = (dc.n_log_points + 1) * 2 + beta_iters * 2 * 2 + sigma2 + 1024 / (3 * B)
+    widths = 2 * cfg.n_heads * cfg.hd + 2 * cfg.n_kv_heads * cfg.hd + 2 * d_ff + cfg.d_model
+    per_seq_bytes = cfg.context * (cfg.vocab + cfg.n_layers * widths) * 4
+    runs = len(grid.ranks) * len(grid.samples) * len(grid.seeds)
+    flops = grid.teacher_steps * teacher_step_flops(cfg, 32)
+    for r in grid.ranks:
+        for n in grid.samples:
+            cached = n * per_seq_bytes <= dc.teacher_cache_max_mb * 2**20
+            flops += len(grid.seeds) * (grid.steps + extra) * lrc_step_flops(cfg, r, B, teacher_forward=not cached)
+    # operator counts of one training step, counted on CPU at the grid's size
+    g = torch.Generator().manual_seed(0)
+    tok = torch.randint(cfg.vocab, (1, B, cfg.context + 1), generator=g)
+    teacher = Decoder(cfg, generator=g)
+    t_opt = torch.optim.AdamW(teacher.parameters(), lr=1e-3)
+
+    def t_step():
+        loss = cross_entropy(teacher(tok[0, :, :-1]), tok[0, :, 1:])
+        t_opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(teacher.parameters(), 1.0)
+        t_opt.step()
+
+    t_step()  # lazy optimizer state first
+    t_ops = count_aten_ops(t_step)
+    student = LRCStudent(teacher, max(grid.ranks), seeds=[0])  # freezes the teacher
+    s_opt = torch.optim.AdamW(student.trainable_parameters(), lr=1e-3)
+
+    def s_step():
+        out = student(tok[..., :-1], terms=CLONE_TERMS)
+        loss = (cross_entropy(out.logits[0], tok[0, :, 1:]) + forward_kl(out.teacher_logits[0], out.logits[0], dc.tau)
+                + dc.alpha * sum(out.clone.values()).sum())
+        s_opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(student.trainable_parameters(), 1.0)
+        s_opt.step()
+
+    s_step()
+    s_ops = count_aten_ops(s_step)
+    # empirical.distill.group_key: same rank, and same min(N, probe_size) and min(N, eval_sequences)
+    keys: dict = {}
+    for n in grid.samples:
+        k = (min(n, dc.probe_size), min(n, dc.eval_sequences))
+        keys[k] = keys.get(k, 0) + len(grid.seeds)
+    groups = len(grid.ranks) * sum(-(-c // group_size) for c in keys.values())
+    steps_eq = grid.steps + extra
+    launch_t = grid.teacher_steps * t_ops * op_overhead_s
+    return {"runs": runs, "teacher_config": {"d_model": cfg.d_model, "n_layers": cfg.n_layers, "d_ff": d_ff,
+                                             "context": cfg.context, "vocab": cfg.vocab},
+            "flops_total": flops, "flop_bound_s": flops / (mfu * peak_flops), "mfu_assumed": mfu,
+            "peak_flops": peak_flops, "measure_step_equivalents": extra,
+            "ops_per_teacher_step": t_ops, "ops_per_lrc_step": s_ops, "op_overhead_s": op_overhead_s,
+            "launch_bound_stacked_s": launch_t + groups * steps_eq * s_ops * op_overhead_s,
+            "launch_bound_one_by_one_s": launch_t + runs * steps_eq * s_ops * op_overhead_s,
+            "stacked_groups": groups}

@@ -112,3 +112,20 @@ def test_gpu_check_commands_are_valid_here(tmp_path):
                           str(ROOT / "tests" / "test_gpu.py")], capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert col.returncode == 0, col.stdout[-2000:]
     assert "test_gpu.py::" in col.stdout
+
+
+def test_preset_prediction_is_consistent_on_a_tiny_grid():
+    from types import SimpleNamespace
+
+    grid = SimpleNamespace(ranks=(2, 4), samples=(16, 600), seeds=(0, 1), steps=10, teacher_steps=5, d_model=16,
+                           n_layers=1)
+    res = mfu.predict_transformer_grid(grid)
+    assert res["runs"] == 8
+    assert res["flop_bound_s"] == pytest.approx(res["flops_total"] / (0.4 * 790e12))
+    # the total is at least the plain training steps of every run (no measurement, cached targets)
+    cfg = TeacherConfig(d_model=16, n_layers=1, d_ff=44)
+    floor = 5 * mfu.teacher_step_flops(cfg, 32) + sum(2 * 2 * 10 * mfu.lrc_step_flops(cfg, r, 32, teacher_forward=False)
+                                                      for r in (2, 4) for _ in (16, 600)) / 2
+    assert res["flops_total"] > floor
+    assert 0 < res["ops_per_teacher_step"] < res["ops_per_lrc_step"]
+    assert res["launch_bound_stacked_s"] < res["launch_bound_one_by_one_s"]
