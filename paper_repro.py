@@ -132,7 +132,6 @@ def pipeline(preset: str = "quick", device: str = "auto", out="results", force: 
     with stage("run"):
         store = sweep_runners.Store(out / "store")
         records, stats = sweep.run_sweep(configs, store, workers=n_workers, force=force, log=log)
-        mi_df, mi_hashes = _run_mi(p, out / "store", force, log)
         log(f"runs: {stats.cached} from the store, {stats.computed} computed, {stats.failed} failed")
     with stage("table"):
         runs = sweep_runners.runs_table(records)
@@ -140,6 +139,7 @@ def pipeline(preset: str = "quick", device: str = "auto", out="results", force: 
         out.mkdir(parents=True, exist_ok=True)
         runs.to_csv(out / "runs.csv", index=False)
         traj.to_csv(out / "trajectories.csv", index=False)
+        mi_df = sweep_runners.mi_table(records)
         mi_df.to_csv(out / "mi.csv", index=False)
     with stage("theory"):
         tables = tightness.Tables(runs=tightness._finish_runs(runs), traj=traj, mi=mi_df)
@@ -154,8 +154,7 @@ def pipeline(preset: str = "quick", device: str = "auto", out="results", force: 
         for cid, c in report["claims"].items():
             log(f"  {cid}: {c['verdict']} -- {c.get('reason', '')}")
     wall_total = time.perf_counter() - t_start
-    write_manifest(out, preset=p, device=dev, records=records, stats=stats, stages=stage.wall,
-                   mi_hashes=mi_hashes, total_s=wall_total)
+    write_manifest(out, preset=p, device=dev, records=records, stats=stats, stages=stage.wall, total_s=wall_total)
     log(f"wrote {md}, {js}, {out / 'manifest.json'} in {wall_total:.1f} s")
     if as_json:
         from bounds.cliutil import emit_json
@@ -168,37 +167,6 @@ def _resolve_device(device: str) -> str:
         return "cpu"
     from empirical.device import resolve_device
     return str(resolve_device(device).type)
-
-
-def _run_mi(preset, store_root, force: bool, log):
-    """The activation-cloning MI experiment (empirical.mi.cloning), cached in the same store."""
-    import pandas as pd
-
-    try:
-        from empirical.mi import cloning
-    except ImportError as exc:
-        log(f"MI experiment skipped: empirical.mi.cloning not available ({exc})")
-        return pd.DataFrame(), []
-    return cloning_table(cloning, preset.mi, store_root, force, log)
-
-
-def cloning_table(cloning, grid, store_root, force, log):
-    """Run (or load) the cloning MI experiment for every seed of ``grid``; returns (long MI frame, hashes)."""
-    import pandas as pd
-
-    from empirical import sweep_runners
-
-    store = sweep_runners.Store(store_root)
-    frames, hashes = [], []
-    for seed in grid.seeds:
-        cfg = cloning.CloningConfig(ranks=tuple(grid.ranks), steps=grid.steps, n_samples=grid.n_samples, seed=seed)
-        rec = None if force else store.get(cfg)
-        if rec is None:
-            rec = sweep_runners.complete_record(cfg, {"track": "mi", "rows": cloning.run(cfg).to_dict("records")})
-            store.put(cfg, rec)
-        hashes.append(rec["config_hash"])
-        frames.append(pd.DataFrame(rec["rows"]).assign(seed=seed))
-    return (pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()), hashes
 
 
 def draw_figures(tables, report: dict, folder) -> list[str]:
@@ -222,7 +190,7 @@ def draw_figures(tables, report: dict, folder) -> list[str]:
     return list(FIGURES)
 
 
-def write_manifest(out, *, preset, device, records, stats, stages, mi_hashes, total_s) -> None:
+def write_manifest(out, *, preset, device, records, stats, stages, total_s) -> None:
     """manifest.json: config hashes of every run used, package versions, git commit, device, wall times."""
     import dataclasses
     import json
@@ -253,7 +221,6 @@ def write_manifest(out, *, preset, device, records, stats, stages, mi_hashes, to
         "preset": dataclasses.asdict(preset),
         "runs": [{"config_hash": r.get("config_hash"), "track": r.get("track"), "status": r.get("status")}
                  for r in records],
-        "mi_runs": mi_hashes,
         "sweep": {"total": stats.total, "cached": stats.cached, "computed": stats.computed, "failed": stats.failed},
         "versions": {"python": platform.python_version(),
                      **{pkg: version(pkg) for pkg in ("lrkd", "torch", "numpy", "scipy", "sympy", "pandas",

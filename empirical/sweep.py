@@ -55,15 +55,21 @@ class TransformerGrid:
     teacher_steps: int = 600
     d_model: int = 64
     n_layers: int = 2
+    beta_iters: int = 20        # Hessian power iterations (beta)
+    sigma2_batches: int = 16    # minibatch gradients for sigma^2
+    eval_sequences: int = 512   # sequences for the final train / held-out losses
 
 
 @dataclass(frozen=True)
 class MIGrid:
-    """Activation-cloning MI experiment (empirical.mi.cloning)."""
+    """Activation-cloning MI experiment (empirical.mi.cloning) on the transformer track's teacher."""
 
     ranks: tuple[int, ...]
     steps: int = 200
-    n_samples: int = 2000
+    samples: int = 512
+    heldout_sequences: int = 128
+    estimators: tuple[str, ...] = ("gaussian", "ksg")
+    infonce_steps: int = 300
     seeds: tuple[int, ...] = (0,)
 
 
@@ -74,7 +80,7 @@ class Preset:
     name: str
     synthetic: SyntheticGrid
     transformer: TransformerGrid | None
-    mi: MIGrid
+    mi: MIGrid | None
     workers: int = 2
     budget: str = ""
 
@@ -84,9 +90,9 @@ PRESETS: dict[str, Preset] = {
         name="smoke", budget="<= 60 s on 2 CPU cores (tests)",
         synthetic=SyntheticGrid(ranks=(1, 2, 4, 8), samples=(32, 64, 128), seeds=(0, 1), m=12, d=12, noise=0.3,
                                 conv_ranks=(2, 8), conv_samples=128, conv_steps=300),
-        transformer=TransformerGrid(ranks=(4, 8), samples=(32, 128), seeds=(0,), steps=30, teacher_steps=60,
-                                    d_model=32, n_layers=1),
-        mi=MIGrid(ranks=(1, 2, 4), steps=60, n_samples=500),
+        transformer=TransformerGrid(ranks=(4, 8), samples=(64, 128), seeds=(0,), steps=20, teacher_steps=60,
+                                    d_model=32, n_layers=1, beta_iters=4, sigma2_batches=4, eval_sequences=64),
+        mi=MIGrid(ranks=(2, 8), steps=20, samples=128, heldout_sequences=32),
         workers=2),
     "quick": Preset(
         name="quick", budget="<= 10 min on 2 CPU cores (default of python paper_repro.py)",
@@ -95,7 +101,7 @@ PRESETS: dict[str, Preset] = {
                                 d=64, noise=0.5, conv_ranks=(2, 8, 32), conv_samples=512, conv_steps=2000),
         transformer=TransformerGrid(ranks=(4, 8, 16, 32), samples=(32, 128, 512), seeds=(0, 1, 2), steps=200,
                                     teacher_steps=600),
-        mi=MIGrid(ranks=(1, 2, 4, 8, 16), steps=200, n_samples=2000, seeds=(0, 1, 2)),
+        mi=MIGrid(ranks=(2, 4, 8, 16, 32), steps=200, samples=512, heldout_sequences=128, seeds=(0, 1, 2)),
         workers=2),
     "full": Preset(
         name="full", budget="<= 15 min on one H200-class GPU",
@@ -105,7 +111,8 @@ PRESETS: dict[str, Preset] = {
                                 conv_steps=20000),
         transformer=TransformerGrid(ranks=(4, 8, 16, 32, 64), samples=(32, 128, 512, 2048), seeds=(0, 1, 2, 3, 4),
                                     steps=400, teacher_steps=600),
-        mi=MIGrid(ranks=(1, 2, 4, 8, 16, 32), steps=400, n_samples=5000, seeds=(0, 1, 2, 3, 4)),
+        mi=MIGrid(ranks=(2, 4, 8, 16, 32, 64), steps=400, samples=2048, heldout_sequences=256,
+                  estimators=("gaussian", "ksg", "infonce"), seeds=(0, 1, 2, 3, 4)),
         workers=4),
 }
 
@@ -134,7 +141,8 @@ def describe(preset: Preset) -> str:
 
 def plan(preset: Preset | str, device: str = "cpu") -> list:
     """Every run config of ``preset`` (frozen dataclasses), in a deterministic order: synthetic
-    generalization grid, synthetic convergence runs, then the transformer grid."""
+    generalization grid, synthetic convergence runs, the transformer grid, then the cloning MI experiment
+    (one config per seed, on the transformer track's teacher)."""
     from empirical import sweep_runners as runners
 
     if isinstance(preset, str):
@@ -142,6 +150,8 @@ def plan(preset: Preset | str, device: str = "cpu") -> list:
     cfgs = list(runners.synthetic_configs(preset.synthetic, device))
     if preset.transformer is not None:
         cfgs += list(runners.transformer_configs(preset.transformer, device))
+        if preset.mi is not None:
+            cfgs += list(runners.cloning_configs(preset.mi, preset.transformer, device))
     return cfgs
 
 
@@ -170,22 +180,22 @@ def _init_worker() -> None:
         pass
 
 
-def execute(cfg) -> dict:
+def execute(cfg, store_root=None) -> dict:
     """Run one config and return its record; an exception becomes a ``status="failed"`` record."""
-    return execute_batch([cfg])[0]
+    return execute_batch([cfg], store_root)[0]
 
 
-def execute_batch(cfgs: list) -> list[dict]:
+def execute_batch(cfgs: list, store_root=None) -> list[dict]:
     """Run configs that train together (one stacked model for transformer runs; see
     :func:`empirical.sweep_runners.batches`); each exception or non-finite loss becomes a failed record."""
     from empirical import sweep_runners as runners
 
     t0 = time.perf_counter()
     try:
-        recs = runners.run_many(cfgs)
+        recs = runners.run_many(cfgs, store_root)
     except Exception as exc:  # a failed run is data, not a crash of the sweep
         if len(cfgs) > 1:  # retry one by one so that one bad config does not fail its batch-mates
-            return [r for c in cfgs for r in execute_batch([c])]
+            return [r for c in cfgs for r in execute_batch([c], store_root)]
         recs = [runners.failed_record(cfgs[0], f"{type(exc).__name__}: {exc}", traceback.format_exc(limit=3))]
     share = (time.perf_counter() - t0) / max(1, len(cfgs))
     for rec in recs:
@@ -236,6 +246,9 @@ def run_sweep(configs: list, store, *, workers: int = 1, force: bool = False, ex
             stats.cached += 1
         else:
             todo.append(i)
+    store_root = getattr(getattr(store, "inner", None), "root", None)
+    if todo:  # teachers are trained once, here, before workers that share them start
+        runners.prepare_teachers([configs[i] for i in todo], store_root, log)
     bar = _progress(len(configs))
     if bar is not None:
         bar.update(stats.cached)
@@ -265,7 +278,7 @@ def run_sweep(configs: list, store, *, workers: int = 1, force: bool = False, ex
     try:
         if tasks and in_process:
             for idxs in tasks:
-                for i, rec in zip(idxs, execute_batch([configs[i] for i in idxs])):
+                for i, rec in zip(idxs, execute_batch([configs[i] for i in idxs], store_root)):
                     finish(i, rec)
         elif tasks:
             own = executor is None
@@ -274,7 +287,8 @@ def run_sweep(configs: list, store, *, workers: int = 1, force: bool = False, ex
                 executor = cf.ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
                                                   initializer=_init_worker)
             try:
-                futures = {executor.submit(execute_batch, [configs[i] for i in idxs]): idxs for idxs in tasks}
+                futures = {executor.submit(execute_batch, [configs[i] for i in idxs], store_root): idxs
+                           for idxs in tasks}
                 for fut in cf.as_completed(futures):
                     idxs = futures[fut]
                     try:

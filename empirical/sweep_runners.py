@@ -61,7 +61,9 @@ def transformer_configs(grid, device: str = "cpu") -> list:
     d_ff = int(round(grid.d_model * 8 / 3 / 4)) * 4
     teacher = TeacherTrainConfig(model=TeacherConfig(d_model=grid.d_model, n_layers=grid.n_layers, d_ff=d_ff),
                                  steps=grid.teacher_steps, device=device)
-    return [DistillConfig(teacher=teacher, rank=r, samples=n, steps=grid.steps, seed=s, device=device)
+    return [DistillConfig(teacher=teacher, rank=r, samples=n, steps=grid.steps, seed=s, device=device,
+                          beta_iters=grid.beta_iters, sigma2_batches=grid.sigma2_batches,
+                          eval_sequences=grid.eval_sequences)
             for n in grid.samples for r in grid.ranks for s in grid.seeds]
 
 
@@ -70,26 +72,70 @@ def experiment_of(cfg) -> str:
     return getattr(cfg, "experiment", "gen")
 
 
+def track_of(cfg) -> str:
+    """"synthetic", "transformer" or "mi" (the activation-cloning experiment)."""
+    return {"SyntheticConfig": "synthetic", "CloningConfig": "mi"}.get(type(cfg).__name__, "transformer")
+
+
 def short_name(cfg) -> str:
     """One-line name of a config for progress lines."""
-    track = "synthetic" if type(cfg).__name__ == "SyntheticConfig" else "transformer"
-    return f"{track}/{experiment_of(cfg)} r={cfg.rank} N={cfg.samples} seed={cfg.seed}"
+    if track_of(cfg) == "mi":
+        return f"mi/cloning ranks={list(cfg.ranks)} N={cfg.distill.samples} seed={cfg.seed}"
+    return f"{track_of(cfg)}/{experiment_of(cfg)} r={cfg.rank} N={cfg.samples} seed={cfg.seed}"
 
 
 # ------------------------------------------------------------------------------------------- running
 
-def run_one(cfg) -> dict:
+def run_one(cfg, store_root=None) -> dict:
     """Train/measure one config; returns its record (RECORD.md)."""
-    return run_many([cfg])[0]
+    return run_many([cfg], store_root)[0]
 
 
-def run_many(cfgs: list) -> list[dict]:
-    """Records of configs meant to train together (as grouped by :func:`batches`), in order."""
-    if all(type(c).__name__ == "SyntheticConfig" for c in cfgs):
+def run_many(cfgs: list, store_root=None) -> list[dict]:
+    """Records of configs meant to train together (as grouped by :func:`batches`), in order. Teachers are
+    loaded from (or trained into) the store at ``store_root`` (default: the user cache)."""
+    kinds = {type(c).__name__ for c in cfgs}
+    if kinds == {"SyntheticConfig"}:
         mod = synthetic_module()
         return [mod.run(c) for c in cfgs]
+    from empirical.store import ResultStore
+    store = ResultStore(store_root) if store_root is not None else None
+    if kinds == {"CloningConfig"}:
+        from empirical.mi import cloning
+        out = []
+        for c in cfgs:
+            t0 = __import__("time").perf_counter()
+            df = cloning.run(c, store=store)
+            out.append({"track": "mi", "status": "ok", "failure_reason": None, "seed": c.seed,
+                        "rank": max(c.ranks), "samples": c.distill.samples, "train_loss": 0.0, "test_loss": 0.0,
+                        "rows": df.to_dict("records"), "wall_s": __import__("time").perf_counter() - t0})
+        return out
     from empirical.distill import distill_many
-    return distill_many(cfgs)
+    return distill_many(cfgs, store=store)
+
+
+def teachers(cfgs: list) -> list:
+    """The distinct teacher configs the transformer and cloning configs need (to train once, up front)."""
+    seen = {}
+    for c in cfgs:
+        t = getattr(c, "teacher", None) or getattr(getattr(c, "distill", None), "teacher", None)
+        if t is not None:
+            seen.setdefault(key(t), t)
+    return list(seen.values())
+
+
+def prepare_teachers(cfgs: list, store_root, log=print) -> None:
+    """Train (or find in the store) every teacher of ``cfgs`` in this process, so parallel workers never
+    train the same teacher twice."""
+    need = teachers(cfgs)
+    if not need:
+        return
+    from empirical.store import ResultStore
+    from empirical.train import get_teacher
+    store = ResultStore(store_root) if store_root is not None else None
+    for t in need:
+        get_teacher(t, store=store, verbose=True)
+        log(f"teacher {key(t)[:12]} ready")
 
 
 #: synthetic runs per task (amortizes the process-pool round trip; they take milliseconds)
@@ -105,22 +151,24 @@ def batches(cfgs: list, ids: list | None = None, chunk: int = SYNTHETIC_CHUNK) -
     for i, c in zip(ids, cfgs):
         if type(c).__name__ == "SyntheticConfig":
             gk = ("synthetic", c.optimizer)
+        elif type(c).__name__ == "CloningConfig":
+            gk = ("cloning", i)
         else:
             from empirical.distill import group_key
             gk = ("transformer", group_key(c))
         groups.setdefault(gk, []).append(i)
     tasks = []
     for gk, members in groups.items():
-        size = chunk if gk[0] == "synthetic" else 16
+        size = chunk if gk[0] == "synthetic" else 1 if gk[0] == "cloning" else 16
         tasks += [(gk[0], members[j:j + size]) for j in range(0, len(members), size)]
-    order = {"transformer": 0, "synthetic": 1}
+    order = {"cloning": 0, "transformer": 1, "synthetic": 2}
     return [m for _, m in sorted(tasks, key=lambda t: order[t[0]])]
 
 
 def failed_record(cfg, reason: str, tb: str = "") -> dict:
     """A record for a run that raised: status failed, the reason, no numbers."""
-    return {"status": "failed", "failure_reason": reason, "traceback": tb, "seed": cfg.seed, "rank": cfg.rank,
-            "samples": cfg.samples}
+    return {"status": "failed", "failure_reason": reason, "traceback": tb, "seed": cfg.seed,
+            "rank": getattr(cfg, "rank", None), "samples": getattr(cfg, "samples", None)}
 
 
 def complete_record(cfg, rec: dict) -> dict:
@@ -129,14 +177,14 @@ def complete_record(cfg, rec: dict) -> dict:
     from empirical.config import to_dict
 
     rec = dict(rec)
-    rec.setdefault("track", "synthetic" if type(cfg).__name__ == "SyntheticConfig" else "transformer")
+    rec.setdefault("track", track_of(cfg))
     rec["config"] = to_dict(cfg)
     rec["config_hash"] = key(cfg)
     rec["experiment"] = experiment_of(cfg)
     rec.setdefault("status", "ok")
     rec.setdefault("failure_reason", None)
     for f in ("seed", "rank", "samples"):
-        rec.setdefault(f, getattr(cfg, f))
+        rec.setdefault(f, getattr(cfg, f, None))
     return _jsonable(rec)
 
 
@@ -162,6 +210,8 @@ def runs_table(records: list[dict]):
 
     rows = []
     for rec in records:
+        if rec.get("track") == "mi":
+            continue
         row = {c: rec.get(c) for c in RUN_COLUMNS}
         for term, v in (rec.get("clone_mse") or {}).items():
             row[f"clone_mse_{term}"] = v
@@ -180,7 +230,7 @@ def traj_table(records: list[dict]):
     parts = []
     for rec in records:
         tr = rec.get("trajectory") or {}
-        if rec.get("status") != "ok" or not tr.get("step"):
+        if rec.get("status") != "ok" or not tr.get("step") or rec.get("track") == "mi":
             continue
         n = len(tr["step"])
         cols = {k: v for k, v in tr.items() if isinstance(v, list) and len(v) == n}
@@ -191,6 +241,28 @@ def traj_table(records: list[dict]):
     if not parts:
         return pd.DataFrame(columns=["config_hash", "track", "rank", "samples", "seed", "step", "grad_norm_sq"])
     return pd.concat(parts, ignore_index=True)
+
+
+def mi_table(records: list[dict]):
+    """Long MI table of the cloning experiment's records (one row per rank x step x estimator x seed)."""
+    import pandas as pd
+
+    parts = [pd.DataFrame(r["rows"]).assign(config_hash=r["config_hash"]) for r in records
+             if r.get("track") == "mi" and r.get("status") == "ok" and r.get("rows")]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def cloning_configs(grid, transformer_grid, device: str = "cpu") -> list:
+    """Cloning-experiment configs (one per seed) on the transformer track's teacher."""
+    from empirical.config import DistillConfig
+    from empirical.mi.cloning import CloningConfig
+    from empirical.mi.infonce import InfoNCEConfig
+
+    base = transformer_configs(transformer_grid, device)[0]
+    dcfg = DistillConfig(teacher=base.teacher, samples=grid.samples, steps=grid.steps, device=device)
+    return [CloningConfig(distill=dcfg, ranks=tuple(grid.ranks), trajectory_rank=max(grid.ranks),
+                          heldout_sequences=grid.heldout_sequences, estimators=tuple(grid.estimators),
+                          infonce=InfoNCEConfig(steps=grid.infonce_steps), seed=s) for s in grid.seeds]
 
 
 def as_float(v) -> float:
