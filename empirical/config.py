@@ -108,7 +108,7 @@ class DistillConfig:
     smoothing_alpha: float = 0.01
     probe_size: int = 64
     n_log_points: int = 16
-    beta_iters: int = 20
+    beta_iters: int = 8
     sigma2_batches: int = 16
     eval_sequences: int = 512  # held-out/train sequences used for the final losses (first ones)
     teacher_cache_max_mb: float = 256.0  # precompute teacher targets for the N sequences if they fit
@@ -155,3 +155,21 @@ def from_dict(cls, d: dict):
             v = tuple(v)
         kwargs[f.name] = v
     return cls(**kwargs)
+
+
+def tiny_teacher_config(steps: int = 40, seed: int = 0, device: str = "cpu") -> TeacherTrainConfig:
+    """A seconds-scale teacher for tests and smoke runs: width 16, 2 layers, 2 heads (1 KV head), d_ff 32,
+    context 16."""
+    return TeacherTrainConfig(
+        model=TeacherConfig(d_model=16, n_layers=2, n_heads=2, n_kv_heads=1, d_ff=32, context=16),
+        data=DataConfig(context=16, heldout_sequences=256), steps=steps, batch_size=16, lr=1e-2, seed=seed,
+        device=device)
+
+
+def tiny_distill_config(rank: int = 4, samples: int = 32, steps: int = 40, seed: int = 0, **kw) -> DistillConfig:
+    """A seconds-scale LRC run on :func:`tiny_teacher_config` (small probe/eval sets, few β/σ² iterations)."""
+    base = dict(teacher=tiny_teacher_config(), rank=rank, samples=samples, steps=steps, batch_size=16, lr=1e-2,
+                seed=seed, probe_size=16, n_log_points=6, beta_iters=4, sigma2_batches=4, eval_sequences=64,
+                tau=4.0)
+    base.update(kw)
+    return DistillConfig(**base)

@@ -48,6 +48,27 @@ def forward_kl(teacher_logits: torch.Tensor, student_logits: torch.Tensor, tau: 
     return _reduce(per_token, reduction, student_logits.shape[0])
 
 
+def teacher_kl_stats(teacher_logits: torch.Tensor, tau: float):
+    r"""Teacher-side constants of :func:`forward_kl`: :math:`p^T = \mathrm{softmax}(z_T/\tau)` and
+    :math:`\sum_v p^T_v \log p^T_v` per token (float32, no grad)."""
+    with torch.no_grad():
+        t = F.log_softmax(teacher_logits.float() / tau, dim=-1)
+        p = t.exp()
+        return p, (p * t).sum(-1)
+
+
+def forward_kl_from_stats(p_teacher: torch.Tensor, neg_entropy: torch.Tensor, student_logits: torch.Tensor,
+                          tau: float = 1.0, reduction: str = "batchmean") -> torch.Tensor:
+    r"""Same value as :func:`forward_kl`, from precomputed teacher stats (:func:`teacher_kl_stats`):
+
+    :math:`\mathrm{KL}_\tau = \sum_v p^T_v\log p^T_v - \tfrac1\tau\sum_v p^T_v z^S_v +
+    \mathrm{logsumexp}(z^S/\tau)` (uses :math:`\sum_v p^T_v = 1`); fewer passes over the vocabulary.
+    """
+    s = student_logits.float()
+    per_token = neg_entropy - (p_teacher * s).sum(-1) / tau + torch.logsumexp(s / tau, dim=-1)
+    return _reduce(per_token, reduction, student_logits.shape[0])
+
+
 def reverse_kl(teacher_logits: torch.Tensor, student_logits: torch.Tensor, tau: float = 1.0,
                reduction: str = "batchmean") -> torch.Tensor:
     r"""Reverse KL(student ‖ teacher) = :math:`\sum_v p^S_v(\log p^S_v - \log p^T_v)`; same conventions."""
@@ -80,4 +101,4 @@ def loss_range(vocab: int, alpha: float) -> float:
 
 def clone_mse(student: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     r"""Element-mean :math:`\frac{1}{n}\sum (h_S - h_T)^2` in float32 (LRC's clone term)."""
-    return (student.float() - target.float()).pow(2).mean()
+    return F.mse_loss(student.float(), target.float())

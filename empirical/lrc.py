@@ -23,6 +23,7 @@ import dataclasses
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from .config import CLONE_TERMS
@@ -119,7 +120,8 @@ class LRCStudent(nn.Module):
     def forward(self, tokens: torch.Tensor, terms=CLONE_TERMS, targets=None) -> LRCOutput:
         """Run both streams on tokens (S, B, T) (student s reads ``tokens[s]``).
 
-        ``targets``: precomputed ``teacher_targets(tokens)`` (e.g. from a cache), else computed here.
+        ``targets``: precomputed ``teacher_targets(tokens)`` (e.g. from a cache), else computed here; its
+        logits may be None when the caller does not need them (``teacher_logits`` is then None).
         """
         if tokens.dim() == 2 and self.n_students == 1:
             tokens = tokens.unsqueeze(0)
@@ -137,7 +139,8 @@ class LRCStudent(nn.Module):
                     tgt = tgt.view(sc["ffn"].shape)
                 else:
                     tgt = tc[term]
-                clone[(l, term)] = (sc[term].float() - tgt.float()).pow(2).reshape(S, -1).mean(1)
+                diff = F.mse_loss(sc[term].float(), tgt.float(), reduction="none")
+                clone[(l, term)] = diff.reshape(S, -1).mean(1)
         return LRCOutput(logits=logits, teacher_logits=t_logits, clone=clone)
 
     # ------------------------------------------------------------------ merge

@@ -26,6 +26,16 @@ from .config import TeacherConfig
 LAYER_MATRICES = ("q", "k", "v", "o", "gate", "up", "down")
 
 
+def math_attention():
+    """Context forcing the plain (math) SDPA kernel, which supports double backward (Hessian-vector
+    products); the fused CPU flash kernel does not."""
+    try:
+        from torch.nn.attention import SDPBackend, sdpa_kernel
+        return sdpa_kernel(SDPBackend.MATH)
+    except ImportError:  # torch < 2.3
+        return torch.backends.cuda.sdp_kernel(enable_flash=False, enable_mem_efficient=False, enable_math=True)
+
+
 def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
     r""":math:`x / \sqrt{\mathrm{mean}(x^2) + \epsilon} \odot w` over the last dimension."""
     return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps) * weight

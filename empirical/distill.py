@@ -1,0 +1,311 @@
+r"""LRC distillation runs: :func:`distill` (one config -> one record) and :func:`distill_many` (many configs,
+trained in stacked groups; same records as one-by-one runs up to float rounding).
+
+Per run, measured (notes/RECORD.md): train/held-out CE (plain and prediction-smoothed), the gap, per-term
+clone MSE (held-out, summed over layers), full-batch squared gradient norm of the training objective on a
+fixed probe batch (the first ``probe_size`` training sequences) at log-spaced steps with its running
+average, β (HVP power iteration on the probe), σ² (spread of ``sigma2_batches`` minibatch gradients, at the
+end of training), Δ = L(θ₀) − min_t L(θ_t) on the probe (L* is estimated by the best loss seen).
+Losses are in nats per token. Training losses are evaluated on the first ``eval_sequences`` training
+sequences (all of them when N is smaller), held-out losses on the first ``eval_sequences`` held-out ones.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from bounds.cliutil import UsageError
+
+from . import measure
+from .config import CLONE_TERMS, DistillConfig, config_hash, to_dict
+from .data import make_splits
+from .device import autocast, resolve_device
+from .losses import forward_kl, forward_kl_from_stats, loss_range, teacher_kl_stats
+from .lrc import LRCStudent
+from .store import ResultStore
+from .teacher import math_attention
+from .train import get_teacher, lr_factor, versions
+
+_CHUNK = 64
+
+
+def validate(cfg: DistillConfig) -> None:
+    """Raise :class:`UsageError` (one line) for an impossible config."""
+    if cfg.rank < 1:
+        raise UsageError(f"--rank must be >= 1, got {cfg.rank}")
+    if cfg.optimizer not in ("adamw", "sgd"):
+        raise UsageError(f"--optimizer must be adamw or sgd, got {cfg.optimizer!r}")
+    if cfg.schedule not in ("linear", "constant"):
+        raise UsageError(f"schedule must be linear or constant, got {cfg.schedule!r}")
+    bad = [t for t in cfg.clone_terms if t not in CLONE_TERMS]
+    if bad:
+        raise UsageError(f"unknown clone terms {bad} (choose from {', '.join(CLONE_TERMS)})")
+    if cfg.init not in ("normal", "svd"):
+        raise UsageError(f"--init must be normal or svd, got {cfg.init!r}")
+    if cfg.init == "svd" and cfg.rank > cfg.teacher.model.d_model:
+        raise UsageError(f"--init svd needs rank <= teacher width {cfg.teacher.model.d_model}")
+    if cfg.tau <= 0:
+        raise UsageError(f"--tau must be > 0, got {cfg.tau}")
+    if not 0 < cfg.smoothing_alpha < 1:
+        raise UsageError(f"smoothing_alpha must be in (0, 1), got {cfg.smoothing_alpha}")
+    make_splits(cfg.teacher.data).student_train(cfg.samples)  # raises with the max N
+
+
+def group_key(cfg: DistillConfig):
+    """Configs with equal keys train together in one stacked model."""
+    return (dataclasses.replace(cfg, seed=0, samples=1), min(cfg.samples, cfg.probe_size),
+            min(cfg.samples, cfg.eval_sequences))
+
+
+def distill(cfg: DistillConfig, store: ResultStore | None = None, verbose: bool = False) -> dict:
+    """Run one LRC distillation and return its record (the teacher comes from the cache, trained if missing)."""
+    return distill_many([cfg], store=store, verbose=verbose)[0]
+
+
+def distill_many(cfgs, store: ResultStore | None = None, verbose: bool = False, max_group: int = 16) -> list[dict]:
+    """Run many configs, stacking up to ``max_group`` compatible ones per model; records in input order."""
+    cfgs = list(cfgs)
+    for c in cfgs:
+        validate(c)
+    groups: dict = {}
+    for i, c in enumerate(cfgs):
+        groups.setdefault(group_key(c), []).append(i)
+    out: list = [None] * len(cfgs)
+    for idxs in groups.values():
+        for j in range(0, len(idxs), max_group):
+            part = idxs[j:j + max_group]
+            for i, rec in zip(part, _run_group([cfgs[i] for i in part], store, verbose)):
+                out[i] = rec
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- internals
+
+class _Targets:
+    """Teacher targets for the first ``n`` pool sequences — the KL stats at τ (:func:`teacher_kl_stats`) and
+    the clone activations — precomputed once (in fixed chunks of 64 sequences) when they fit in the memory
+    budget; otherwise computed per batch."""
+
+    def __init__(self, student: LRCStudent, pool: torch.Tensor, terms, tau: float, budget_mb: float, dev):
+        self.student, self.terms, self.tau, self.dev = student, tuple(terms), tau, dev
+        cfg = student.cfg
+        widths = {"q": cfg.n_heads * cfg.hd, "k": cfg.n_kv_heads * cfg.hd, "v": cfg.n_kv_heads * cfg.hd,
+                  "attn": cfg.n_heads * cfg.hd, "gate": cfg.d_ff, "up": cfg.d_ff, "ffn": cfg.d_model}
+        per_seq = cfg.context * (cfg.vocab + 1 + cfg.n_layers * sum(widths[t] for t in self.terms)) * 4
+        self.cached = pool.shape[0] * per_seq <= budget_mb * 2**20
+        if self.cached:
+            parts = [self._compute(pool[i:i + _CHUNK, :-1].to(dev)) for i in range(0, pool.shape[0], _CHUNK)]
+            self.pt = torch.cat([p[0] for p in parts])
+            self.negh = torch.cat([p[1] for p in parts])
+            self.caps = [{t: torch.cat([p[2][l][t] for p in parts]) for t in self.terms}
+                         for l in range(cfg.n_layers)]
+
+    def _compute(self, tokens):
+        with autocast(self.dev):
+            logits, cap = self.student.teacher_targets(tokens)
+        pt, negh = teacher_kl_stats(logits, self.tau)
+        return pt, negh, [{t: c[t].float() for t in self.terms} for c in cap]
+
+    def get(self, idx: torch.Tensor, tokens: torch.Tensor):
+        """``(p_T, Σ p_T log p_T, caps)`` for pool rows ``idx`` (S, B) whose inputs are ``tokens`` (S, B, T)."""
+        if not self.cached:
+            return self._compute(tokens)
+        idx = idx.to(self.pt.device)
+        return self.pt[idx], self.negh[idx], [{t: c[t][idx] for t in self.terms} for c in self.caps]
+
+
+def _objective(student, tokens, idx, targets, cfg, terms):
+    """Per-student (objective, ce, kl, clone total) for token rows (S, B, T+1) (pool indices ``idx``)."""
+    inp, tgt = tokens[..., :-1], tokens[..., 1:]
+    S, B = inp.shape[:2]
+    pt, negh, caps = targets.get(idx, inp)
+    with autocast(tokens.device):
+        out = student(inp, terms=terms, targets=(None, caps))
+    V = out.logits.shape[-1]
+    ce = F.cross_entropy(out.logits.float().reshape(-1, V), tgt.reshape(-1), reduction="none").view(S, -1).mean(1)
+    obj = cfg.ce_weight * ce
+    kl = torch.zeros_like(ce)
+    if cfg.kl_weight:
+        kl = forward_kl_from_stats(pt, negh, out.logits, cfg.tau, reduction="none").view(S, -1).sum(1) / B
+        obj = obj + cfg.kl_weight * kl
+    clone = torch.zeros_like(ce)
+    if terms:
+        clone = sum(out.clone.values())
+        obj = obj + cfg.alpha * clone
+    return obj, ce, kl, clone
+
+
+@torch.no_grad()
+def _evaluate(student, seqs: torch.Tensor, cfg, dev, terms):
+    """Per-student CE, smoothed CE, KL(τ=1, per token) and clone MSE per term (summed over layers) on
+    ``seqs`` (n, T+1), the same sequences for every student."""
+    S = student.n_students
+    sums = {"ce": torch.zeros(S, dtype=torch.float64), "sm": torch.zeros(S, dtype=torch.float64),
+            "kl": torch.zeros(S, dtype=torch.float64)}
+    clone = {t: torch.zeros(S, dtype=torch.float64) for t in terms}
+    ntok = 0
+    a = cfg.smoothing_alpha
+    for i in range(0, seqs.shape[0], _CHUNK):
+        b = seqs[i:i + _CHUNK].to(dev)
+        tok = b.unsqueeze(0).expand(S, *b.shape)
+        with autocast(dev):
+            out = student(tok[..., :-1], terms=terms)
+        lp = F.log_softmax(out.logits.float(), -1)
+        tgt = tok[..., 1:]
+        logp = lp.gather(-1, tgt.unsqueeze(-1)).squeeze(-1)
+        n = tgt[0].numel()
+        sums["ce"] += (-logp).reshape(S, -1).sum(1).double().cpu()
+        sm = -torch.logaddexp(logp + math.log1p(-a), torch.full_like(logp, math.log(a / lp.shape[-1])))
+        sums["sm"] += sm.reshape(S, -1).sum(1).double().cpu()
+        sums["kl"] += forward_kl(out.teacher_logits, out.logits, 1.0, reduction="none").reshape(S, -1).sum(1).double().cpu()
+        for (l, t), v in out.clone.items():
+            clone[t] += v.double().cpu() * n
+        ntok += n
+    res = {k: (v / ntok).numpy() for k, v in sums.items()}
+    res["clone"] = {t: (v / ntok).numpy() for t, v in clone.items()}
+    return res
+
+
+def _per_student_clip(params, max_norm: float) -> None:
+    S = params[0].shape[0]
+    sq = sum(p.grad.double().pow(2).reshape(S, -1).sum(1) for p in params)
+    scale = (max_norm / (sq.sqrt() + 1e-6)).clamp(max=1.0)
+    for p in params:
+        p.grad.mul_(scale.to(p.grad.dtype).view(S, *([1] * (p.dim() - 1))))
+
+
+def _run_group(cfgs: list[DistillConfig], store, verbose) -> list[dict]:
+    t0 = time.perf_counter()
+    base = cfgs[0]
+    S = len(cfgs)
+    dev = resolve_device(base.device)
+    teacher, t_record = get_teacher(base.teacher, store=store, verbose=verbose)
+    splits = make_splits(base.teacher.data)
+    ctx = splits.context
+    terms = tuple(base.clone_terms) if base.alpha else ()
+    student = LRCStudent(teacher, base.rank, seeds=[c.seed for c in cfgs], init=base.init,
+                         init_std=base.init_std).to(dev)
+    params = student.trainable_parameters()
+    pool = splits.student_pool[:max(c.samples for c in cfgs)]
+    targets = _Targets(student, pool, terms, base.tau, budget_mb=base.teacher_cache_max_mb, dev=dev)
+    n_s = torch.tensor([c.samples for c in cfgs])
+    gens = [torch.Generator().manual_seed(c.seed + 1_000_003) for c in cfgs]
+    pool_dev = pool.to(dev)
+
+    def batch_from(gs, size):
+        idx = torch.stack([torch.randint(int(n), (size,), generator=g) for n, g in zip(n_s, gs)])
+        return pool_dev[idx.to(dev)], idx
+
+    P = min(base.samples, base.probe_size)
+    probe_idx = torch.arange(P).expand(S, P)
+    probe_tok = pool_dev[probe_idx.to(dev)]
+
+    def probe_loss():
+        return _objective(student, probe_tok, probe_idx, targets, base, terms)
+
+    if base.optimizer == "adamw":
+        opt = torch.optim.AdamW(params, lr=base.lr, weight_decay=base.weight_decay)
+    else:
+        opt = torch.optim.SGD(params, lr=base.lr, momentum=base.momentum, weight_decay=base.weight_decay)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: lr_factor(s, base.steps, base.warmup_frac, base.schedule))
+
+    log_steps = set(measure.log_spaced_steps(base.steps, base.n_log_points))
+    traj = {k: [] for k in ("step", "grad_norm_sq", "objective", "train_loss", "clone_mse")}
+    mb_obj = []
+
+    def log_point(step):
+        obj, ce, _, clone = probe_loss()
+        g = torch.autograd.grad(obj.sum(), params, allow_unused=True)
+        gn = measure._per_student_sq([torch.zeros_like(p) if x is None else x for p, x in zip(params, g)])
+        traj["step"].append(step)
+        traj["grad_norm_sq"].append(gn.numpy())
+        traj["objective"].append(obj.detach().double().cpu().numpy())
+        traj["train_loss"].append(ce.detach().double().cpu().numpy())
+        traj["clone_mse"].append(clone.detach().double().cpu().numpy())
+
+    for step in range(base.steps):
+        if step in log_steps:
+            log_point(step)
+        tok, idx = batch_from(gens, base.batch_size)
+        obj, _, _, _ = _objective(student, tok, idx, targets, base, terms)
+        opt.zero_grad(set_to_none=True)
+        obj.sum().backward()
+        if base.grad_clip:
+            _per_student_clip(params, base.grad_clip)
+        opt.step()
+        sched.step()
+        mb_obj.append(obj.detach().double().cpu().numpy())
+        if verbose and (step + 1) % max(1, base.steps // 10) == 0:
+            print(f"step {step + 1}/{base.steps}  objective {obj.detach().mean().item():.4f}", flush=True)
+    log_point(base.steps)
+    train_s = time.perf_counter() - t0
+
+    # ---------------------------------------------------------------- end-of-run measurements
+    t_eval = time.perf_counter()
+    E = min(base.samples, base.eval_sequences)
+    ev_train = _evaluate(student, pool[:E], base, dev, terms=())
+    ev_test = _evaluate(student, splits.heldout[:base.eval_sequences], base, dev, terms=CLONE_TERMS)
+    t_beta = time.perf_counter()
+    beta = np.full(S, np.nan)
+    if base.beta_iters > 0:
+        hg = [torch.Generator().manual_seed(c.seed + 3_000_017) for c in cfgs]
+        with math_attention():
+            beta = measure.hessian_top_eig(lambda: probe_loss()[0], params, base.beta_iters, hg).numpy()
+    t_sigma = time.perf_counter()
+    sigma2 = np.full(S, np.nan)
+    if base.sigma2_batches > 1:
+        sg = [torch.Generator().manual_seed(c.seed + 2_000_003) for c in cfgs]
+
+        def mb_loss(_k):
+            tok, idx = batch_from(sg, base.batch_size)
+            return _objective(student, tok, idx, targets, base, terms)[0]
+        sigma2 = measure.gradient_variance(mb_loss, params, base.sigma2_batches).numpy()
+    wall = time.perf_counter() - t0
+    timing = {"train_s": train_s, "eval_s": t_beta - t_eval, "beta_s": t_sigma - t_beta,
+              "sigma2_s": time.perf_counter() - t_sigma, "group_wall_s": wall}
+
+    p_r = student.num_trainable_per_student()
+    d_T = teacher.cfg.d_model
+    B_range = loss_range(teacher.cfg.vocab, base.smoothing_alpha)
+    vers = versions()
+    records = []
+    for s, c in enumerate(cfgs):
+        col = lambda key: [float(v[s]) for v in traj[key]]  # noqa: E731
+        gn = col("grad_norm_sq")
+        objs = col("objective")
+        loss_best = float(min(objs))
+        train, test = float(ev_train["ce"][s]), float(ev_test["ce"][s])
+        finite = all(math.isfinite(x) for x in (train, test, loss_best))
+        records.append({
+            "track": "transformer", "config": to_dict(c), "config_hash": config_hash(c), "seed": c.seed,
+            "versions": vers, "device": str(dev), "status": "ok" if finite else "failed",
+            "failure_reason": None if finite else "non-finite loss", "wall_s": wall / S, "train_s": train_s / S,
+            "group_size": S, "timing_group": timing, "teacher_targets_cached": bool(targets.cached),
+            "rank": c.rank, "samples": c.samples, "tokens": c.samples * ctx, "context": ctx, "params": p_r,
+            "m": d_T, "d": d_T, "vocab": teacher.cfg.vocab, "n_layers": teacher.cfg.n_layers,
+            "train_loss": train, "test_loss": test,
+            "train_loss_smoothed": float(ev_train["sm"][s]), "test_loss_smoothed": float(ev_test["sm"][s]),
+            "smoothing_alpha": c.smoothing_alpha, "loss_range_B": B_range,
+            "gap": test - train, "gap_smoothed": float(ev_test["sm"][s] - ev_train["sm"][s]),
+            "test_kl": float(ev_test["kl"][s]), "train_kl": float(ev_train["kl"][s]),
+            "clone_mse": {t: float(v[s]) for t, v in ev_test["clone"].items()},
+            "clone_mse_total": float(sum(v[s] for v in ev_test["clone"].values())),
+            "beta": float(beta[s]), "sigma2": float(sigma2[s]),
+            "delta": objs[0] - loss_best, "loss_init": objs[0], "loss_best": loss_best,
+            "loss_star_is_estimate": True,
+            "optimizer": c.optimizer, "lr": c.lr, "steps": c.steps, "batch_size": c.batch_size,
+            "probe_size": P, "eval_train_sequences": E,
+            "teacher": {"config_hash": t_record["config_hash"], "test_loss": t_record["test_loss"],
+                        "params": t_record["params"]},
+            "trajectory": {"step": list(traj["step"]), "grad_norm_sq": gn,
+                           "grad_norm_sq_running_avg": measure.running_average(traj["step"], gn),
+                           "objective": objs, "train_loss": col("train_loss"), "clone_mse": col("clone_mse"),
+                           "minibatch_objective": [float(v[s]) for v in mb_obj]},
+        })
+    return records

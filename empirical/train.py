@@ -1,0 +1,183 @@
+r"""Training loops: the teacher (:func:`train_teacher`, cached by :func:`get_teacher`) and LRC distillation
+(:func:`distill` for one run, :func:`distill_many` for many in stacked batches), each returning one result
+record (notes/RECORD.md).
+
+Distillation objective per student (empirical.losses; LRC, shared/LRC.md):
+
+.. math:: \mathcal L = w_{ce}\,\mathrm{CE} + w_{kl}\,\mathrm{KL}_\tau(p_T\|p_S) + \alpha\sum_{l}\sum_{t}\mathrm{MSE}_{l,t}
+
+with KL in LRC's ``batchmean`` reduction (sum over tokens / sequences, no τ²). Minibatches are drawn
+uniformly with replacement from the N training sequences (unbiased stochastic gradients, as C1 assumes).
+AdamW or SGD(+momentum); linear schedule (warmup then linear decay to 0) or constant; per-student grad
+clipping.
+
+:func:`distill_many` groups configs that differ only in ``seed`` and ``samples`` (students with N below the
+probe/eval sizes are grouped by exact N) and trains each group as one stacked model (empirical.lrc): the
+students share the batched matmuls but nothing else — each has its own initialisation, minibatch stream,
+gradient clipping and optimizer state — so its record equals the one-by-one run's up to float rounding.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import platform
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from bounds.cliutil import UsageError
+
+from . import measure
+from .config import CLONE_TERMS, DistillConfig, TeacherTrainConfig, config_hash, package_version, to_dict
+from .data import make_splits
+from .device import autocast, resolve_device
+from .losses import cross_entropy, forward_kl, loss_range, smoothed_cross_entropy
+from .lrc import LRCStudent
+from .store import ResultStore
+from .teacher import Decoder
+
+_EVAL_CHUNK = 64
+
+
+def versions() -> dict:
+    """Versions recorded in every result."""
+    return {"lrkd": package_version(), "torch": torch.__version__, "numpy": np.__version__,
+            "python": platform.python_version()}
+
+
+def lr_factor(step: int, steps: int, warmup_frac: float, schedule: str = "linear") -> float:
+    """Multiplier of the base learning rate at ``step``: linear warmup over ceil(warmup_frac·steps) steps,
+    then linear decay to 0 at ``steps`` (LRC's schedule), or 1 throughout for ``constant``."""
+    if schedule == "constant":
+        return 1.0
+    warm = max(1, math.ceil(warmup_frac * steps)) if warmup_frac > 0 else 0
+    if step < warm:
+        return (step + 1) / warm
+    return max(0.0, (steps - step) / max(1, steps - warm))
+
+
+# ====================================================================== teacher
+
+def _check_teacher_cfg(cfg: TeacherTrainConfig) -> None:
+    m = cfg.model
+    if m.context != cfg.data.context:
+        raise UsageError(f"teacher context {m.context} differs from the data context {cfg.data.context}")
+    if m.n_heads % m.n_kv_heads:
+        raise UsageError(f"n_heads={m.n_heads} must be a multiple of n_kv_heads={m.n_kv_heads}")
+    if m.hd % 2:
+        raise UsageError(f"head_dim must be even for RoPE, got {m.hd}")
+
+
+@torch.no_grad()
+def eval_ce(model: Decoder, tokens: torch.Tensor, device, chunk: int = _EVAL_CHUNK) -> float:
+    """Mean next-token CE (nats/token) of ``model`` on sequences (n, context+1)."""
+    tot, n = 0.0, 0
+    for i in range(0, tokens.shape[0], chunk):
+        b = tokens[i:i + chunk].to(device)
+        with autocast(device):
+            logits = model(b[:, :-1])
+        tot += cross_entropy(logits, b[:, 1:], reduction="sum").item()
+        n += b[:, 1:].numel()
+    return tot / n
+
+
+def train_teacher(cfg: TeacherTrainConfig) -> tuple[Decoder, dict]:
+    """Train one teacher on the teacher part of the split (AdamW, warmup + linear decay, grad clip).
+
+    Returns the model (eval mode, on the config's device) and its record (track ``teacher``).
+    """
+    _check_teacher_cfg(cfg)
+    t0 = time.perf_counter()
+    dev = resolve_device(cfg.device)
+    splits = make_splits(cfg.data)
+    g = torch.Generator().manual_seed(cfg.seed)
+    model = Decoder(cfg.model, generator=g).to(dev)
+    decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
+    no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
+                             {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr, betas=(0.9, 0.95))
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, cfg.steps, cfg.warmup_frac))
+    data = splits.teacher
+    gb = torch.Generator().manual_seed(cfg.seed + 1_000_003)
+    losses = []
+    model.train()
+    for _ in range(cfg.steps):
+        idx = torch.randint(data.shape[0], (cfg.batch_size,), generator=gb)
+        batch = data[idx].to(dev)
+        with autocast(dev):
+            logits = model(batch[:, :-1])
+        loss = cross_entropy(logits, batch[:, 1:])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if cfg.grad_clip:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        opt.step()
+        sched.step()
+        losses.append(loss.item())
+    model.eval()
+    train_s = time.perf_counter() - t0
+    held = eval_ce(model, splits.heldout, dev)
+    record = {
+        "track": "teacher", "config": to_dict(cfg), "config_hash": config_hash(cfg), "seed": cfg.seed,
+        "versions": versions(), "device": str(dev), "status": "ok" if math.isfinite(held) else "failed",
+        "failure_reason": None if math.isfinite(held) else "non-finite held-out loss",
+        "wall_s": time.perf_counter() - t0, "train_s": train_s,
+        "tokens_per_s": cfg.steps * cfg.batch_size * cfg.model.context / train_s,
+        "params": model.num_params(), "teacher_sequences": int(data.shape[0]),
+        "test_loss": held, "train_loss_last": float(np.mean(losses[-20:])) if losses else float("nan"),
+        "trajectory": {"step": list(range(cfg.steps)), "train_loss": losses},
+    }
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return model, record
+
+
+_TEACHERS: dict = {}
+
+
+def get_teacher(cfg: TeacherTrainConfig, store: ResultStore | None = None, force: bool = False,
+                verbose: bool = False) -> tuple[Decoder, dict]:
+    """The teacher for ``cfg``: from this process's memo, else the store (default cache root), else trained
+    and stored. The returned model is frozen and in eval mode."""
+    _check_teacher_cfg(cfg)
+    key = config_hash(cfg)
+    dev = resolve_device(cfg.device)
+    if not force and key in _TEACHERS:
+        state, record = _TEACHERS[key]
+    else:
+        store = store if store is not None else ResultStore()
+        record = None if force else store.get(key)
+        arrays = store.get_arrays(key) if record is not None else None
+        if record is not None and arrays is not None:
+            state = {k: torch.from_numpy(v.copy()) for k, v in arrays.items()}
+            record = dict(record, from_cache=True)
+        else:
+            if verbose:
+                print(f"training teacher {key[:12]} ({cfg.steps} steps) ...", flush=True)
+            model, record = train_teacher(cfg)
+            state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+            store.put(key, record, arrays=state)
+            record = dict(record, from_cache=False)
+        _TEACHERS[key] = (state, record)
+    model = Decoder(cfg.model)
+    model.load_state_dict(state)
+    model = model.to(dev).eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return model, record
+
+
+# ====================================================================== distillation (empirical.distill)
+
+def distill(cfg, store: ResultStore | None = None, verbose: bool = False) -> dict:
+    """One LRC distillation run -> its record; see :func:`empirical.distill.distill`."""
+    from .distill import distill as _distill
+    return _distill(cfg, store=store, verbose=verbose)
+
+
+def distill_many(cfgs, store: ResultStore | None = None, verbose: bool = False, max_group: int = 16) -> list[dict]:
+    """Many runs in stacked groups -> records in input order; see :func:`empirical.distill.distill_many`."""
+    from .distill import distill_many as _many
+    return _many(cfgs, store=store, verbose=verbose, max_group=max_group)
