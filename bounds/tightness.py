@@ -248,9 +248,9 @@ def claim_C(runs: pd.DataFrame, traj: pd.DataFrame, seed: int = 0) -> dict:
     if curves.empty:
         res.update(verdict="inconclusive", reason="no trajectories with measured beta, sigma2, delta and lr")
         if not traj.empty and "grad_norm_sq" in traj.columns:
-            res["fits"] = _slope_fit(traj, seed)
+            res["fits"] = _slope_fit(traj, seed, runs)
         return res
-    res["fits"] = _slope_fit(traj, seed)
+    res["fits"] = _slope_fit(traj, seed, runs)
     assumed = curves["eta_le_inv_beta"].astype(bool) & curves["optimizer"].fillna("sgd").astype(str).str.lower().eq("sgd")
     b_all = _ratios(curves["c1_bound"], curves["running_avg"])
     b_ok = _ratios(curves.loc[assumed, "c1_bound"], curves.loc[assumed, "running_avg"])
@@ -261,10 +261,12 @@ def claim_C(runs: pd.DataFrame, traj: pd.DataFrame, seed: int = 0) -> dict:
              "vacuous": bool(vac.all()), "vacuous_fraction": float(vac.mean()),
              "vacuity_rule": "bound >= the running average at the first logged step (says nothing beyond 'does not grow')"}
     res["bounds"].append(bound)
-    slope = res["fits"][0] if res["fits"] else None
-    slope_txt = (f"log-log slope of the running average {slope['exponent']:.2f} "
-                 f"[{slope['ci'][0]:.2f}, {slope['ci'][1]:.2f}] over T in [{slope['span'][0]:g}, {slope['span'][1]:g}] "
-                 f"(C1 with eta tuned to T: -1/2; with a fixed eta the bound flattens to beta*eta*sigma2)") if slope else ""
+    slope_txt = "; ".join(
+        f"[{f['track']}] log-log slope of the running average {f['exponent']:.2f} [{f['ci'][0]:.2f}, {f['ci'][1]:.2f}] "
+        f"over T in [{f['span'][0]:g}, {f['span'][1]:g}]" for f in res["fits"])
+    if slope_txt:
+        slope_txt += (" (C1's rate with eta tuned to T is -1/2, an upper rate; with a fixed eta the bound flattens to "
+                      "beta*eta*sigma2)")
     if b_ok["n_points"] == 0:
         res.update(verdict="inconclusive", reason="no run meets C1's assumptions (SGD with eta <= 1/beta). " + slope_txt)
     elif b_ok["held_all"] and b_all["held_all"]:
@@ -280,9 +282,14 @@ def claim_C(runs: pd.DataFrame, traj: pd.DataFrame, seed: int = 0) -> dict:
     return res
 
 
-def _slope_fit(traj: pd.DataFrame, seed: int) -> list[dict]:
+def _slope_fit(traj: pd.DataFrame, seed: int, runs: pd.DataFrame | None = None) -> list[dict]:
+    """Per track: Huber log-log slope of the running average vs T over T >= 10, bootstrap over runs.
+    Runs tagged ``experiment == "conv"`` are used for a track when it has any (they are the long ones)."""
     from bounds.fit import fit_power_law
 
+    info = None
+    if runs is not None and "config_hash" in runs:
+        info = runs.drop_duplicates("config_hash").set_index("config_hash")
     pts = []
     for h, tr in traj.groupby("config_hash", sort=False):
         tr = tr.sort_values("step")
@@ -290,14 +297,22 @@ def _slope_fit(traj: pd.DataFrame, seed: int) -> list[dict]:
             continue
         avg = running_average(tr)
         keep = (tr["step"].to_numpy(float) >= 10) & (avg > 0) & np.isfinite(avg)
-        pts.append(pd.DataFrame({"T": tr["step"].to_numpy(float)[keep], "y": avg[keep], "g": h}))
+        track = info.loc[h, "track"] if info is not None and h in info.index else tr.get("track", pd.Series(["user"])).iloc[0]
+        exp = info.loc[h, "experiment"] if info is not None and h in info.index and "experiment" in info else "gen"
+        pts.append(pd.DataFrame({"T": tr["step"].to_numpy(float)[keep], "y": avg[keep], "g": h, "track": track,
+                                 "experiment": exp}))
     if not pts:
         return []
     df = pd.concat(pts)
-    if df["g"].nunique() < 2 or len(df) < 4:
-        return []
-    fit = fit_power_law(df["T"], df["y"], groups=df["g"], name="T", n_boot=N_BOOT, seed=seed)
-    return [_fit_summary(fit, "T", -0.5)]
+    fits = []
+    for track, d in df.groupby("track", sort=False):
+        if (d["experiment"] == "conv").any():
+            d = d[d["experiment"] == "conv"]
+        if d["g"].nunique() < 2 or len(d) < 4:
+            continue
+        fit = fit_power_law(d["T"], d["y"], groups=d["g"], name="T", n_boot=N_BOOT, seed=seed)
+        fits.append(dict(_fit_summary(fit, "T", -0.5), track=str(track)))
+    return fits
 
 
 # ----------------------------------------------------------------------------------------------- G
