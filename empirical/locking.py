@@ -89,3 +89,38 @@ def run_once_at(root: str | os.PathLike, key: str, fn: Callable, *args, force: b
     from .store import ResultStore
 
     return run_once(ResultStore(root), key, lambda: fn(*args), force=force)
+
+
+@contextlib.contextmanager
+def keys_lock(root: str | os.PathLike, keys):
+    """Exclusive locks on several keys at once, taken in sorted order (so two holders of overlapping key
+    sets cannot deadlock) and released together."""
+    with contextlib.ExitStack() as stack:
+        for key in sorted(set(keys)):
+            stack.enter_context(key_lock(root, key))
+        yield
+
+
+def run_many_once(store, keys: list, compute: Callable[[list], list], force: bool = False) -> tuple[list, list]:
+    """Batch form of :func:`run_once` for work that is computed together (e.g. stacked students).
+
+    Under the locks of all ``keys``: the stored ones are read; ``compute(missing)`` gets the list of indices
+    into ``keys`` that are missing (all of them when ``force``) and returns their records in that order;
+    each is stored. Returns ``(records, computed_flags)`` aligned with ``keys``. Any number of processes
+    doing this on overlapping key sets compute each key once.
+    """
+    recs: list = [None] * len(keys)
+    if not force:
+        recs = [store.get(k) for k in keys]
+        if all(r is not None for r in recs):
+            return recs, [False] * len(keys)
+    with keys_lock(store.root, keys):
+        if not force:
+            recs = [store.get(k) for k in keys]
+        missing = [i for i, r in enumerate(recs) if r is None or force]
+        flags = [False] * len(keys)
+        if missing:
+            for i, rec in zip(missing, compute(missing), strict=True):
+                store.put(keys[i], rec)
+                recs[i], flags[i] = rec, True
+        return recs, flags

@@ -141,6 +141,44 @@ def test_without_locks_the_race_duplicates_work(tmp_path):
     assert stored["value"] == 7  # still never corrupt: atomic replace
 
 
+def _batch_racer(root: str, keys: list, counter: str, barrier, queue) -> None:
+    from empirical.store import ResultStore
+
+    def compute(missing):
+        with open(counter, "a") as fh:
+            fh.write("".join(f"{keys[i]}\n" for i in missing))
+        time.sleep(1.0)
+        return [{"key": keys[i]} for i in missing]
+
+    barrier.wait()
+    recs, flags = locking.run_many_once(ResultStore(root), keys, compute)
+    queue.put((keys, recs, flags))
+
+
+def test_overlapping_batches_compute_each_key_once(tmp_path):
+    """Three processes with overlapping key batches ({a,b}, {b,c}, {c,a}): each key is computed once, no
+    deadlock (sorted lock order), every process gets every record of its batch."""
+    a, b, c = "a1" * 32, "b2" * 32, "c3" * 32
+    batches = [[a, b], [c, b], [a, c]]
+    ctx = mp.get_context("spawn")
+    barrier, queue = ctx.Barrier(3), ctx.Queue()
+    root, counter = str(tmp_path / "store"), str(tmp_path / "count")
+    procs = [ctx.Process(target=_batch_racer, args=(root, keys, counter, barrier, queue)) for keys in batches]
+    for p in procs:
+        p.start()
+    results = [queue.get(timeout=120) for _ in procs]
+    for p in procs:
+        p.join(60)
+        assert p.exitcode == 0
+    with open(counter) as fh:
+        computed = fh.read().split()
+    assert sorted(computed) == sorted([a, b, c])
+    assert sum(sum(f) for _, _, f in results) == 3
+    assert sorted(map(tuple, (k for k, _, _ in results))) == sorted(map(tuple, batches))
+    for keys, recs, _ in results:
+        assert recs == [{"key": k} for k in keys]
+
+
 def test_nonblocking_lock_reports_busy(tmp_path):
     with locking.key_lock(tmp_path, "cd" * 32) as held:
         assert held
