@@ -124,3 +124,23 @@ def run_many_once(store, keys: list, compute: Callable[[list], list], force: boo
                 store.put(keys[i], rec)
                 recs[i], flags[i] = rec, True
         return recs, flags
+
+
+def stored_batch(execute_batch: Callable, cfgs: list, store_root, force: bool = False) -> list[dict]:
+    """Worker-side wrapper for the sweep: ``execute_batch(missing_cfgs, store_root) -> records`` runs only for
+    the configs of ``cfgs`` that no one has stored yet, under their keys' locks; every record is completed
+    (:func:`empirical.sweep_runners.complete_record`) and stored here, and the records of all ``cfgs`` are
+    returned in order. Module level, so ``executor.submit(stored_batch, execute_batch, cfgs, root)`` pickles.
+    With ``store_root`` None it is ``execute_batch(cfgs, None)``.
+    """
+    if store_root is None:
+        return execute_batch(cfgs, store_root)
+    from . import sweep_runners as runners
+    from .store import ResultStore
+
+    def compute(missing):
+        sub = [cfgs[i] for i in missing]
+        return [runners.complete_record(c, r) for c, r in zip(sub, execute_batch(sub, store_root), strict=True)]
+
+    recs, _ = run_many_once(ResultStore(store_root), [runners.key(c) for c in cfgs], compute, force=force)
+    return recs

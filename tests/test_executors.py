@@ -179,6 +179,42 @@ def test_overlapping_batches_compute_each_key_once(tmp_path):
         assert recs == [{"key": k} for k in keys]
 
 
+def _sweep_racer(root: str, n: int, barrier, queue) -> None:
+    from empirical import sweep
+
+    cfgs = sweep.plan("smoke")[:n]
+    barrier.wait()
+    queue.put(locking.stored_batch(sweep.execute_batch, cfgs, root))
+
+
+def test_two_sweeps_share_the_store_through_stored_batch(tmp_path, monkeypatch):
+    """Two processes run the same smoke-preset batch (helper E's execute_batch) at once through
+    stored_batch: both get identical records, timings included, so only one computed them (two computations
+    would measure different wall times); the records equal the plain in-process path's."""
+    from empirical import sweep
+    from empirical import sweep_runners as runners
+
+    monkeypatch.setenv(sweep.SLOW_ENV, "1.0")  # hold the first batch long enough for the race
+    n = 4
+    ctx = mp.get_context("spawn")
+    barrier, queue = ctx.Barrier(2), ctx.Queue()
+    root = str(tmp_path / "store")
+    procs = [ctx.Process(target=_sweep_racer, args=(root, n, barrier, queue)) for _ in range(2)]
+    for p in procs:
+        p.start()
+    first, second = (queue.get(timeout=120) for _ in procs)
+    for p in procs:
+        p.join(60)
+        assert p.exitcode == 0
+    assert json.dumps(first, sort_keys=True) == json.dumps(second, sort_keys=True)
+    monkeypatch.delenv(sweep.SLOW_ENV)
+    cfgs = sweep.plan("smoke")[:n]
+    plain = [runners.complete_record(c, r) for c, r in zip(cfgs, sweep.execute_batch(cfgs, None))]
+    assert [_strip(r) for r in first] == [_strip(r) for r in plain]
+    stored = ResultStore(root)
+    assert [stored.get(runners.key(c)) for c in cfgs] == first
+
+
 def test_nonblocking_lock_reports_busy(tmp_path):
     with locking.key_lock(tmp_path, "cd" * 32) as held:
         assert held
