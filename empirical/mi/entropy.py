@@ -56,7 +56,7 @@ def _kth_distance(x: np.ndarray, k: int, workers: int) -> np.ndarray:
     out = np.empty(n)
     x = x - x.mean(axis=0)  # centring keeps the Gram-matrix distances accurate
     sq = np.einsum("ij,ij->i", x, x)
-    block = 1024
+    block = max(16, min(4096, 5_000_000 // n))
     for s in range(0, n, block):
         d2 = sq[s:s + block, None] + sq[None, :] - 2.0 * x[s:s + block] @ x.T
         np.maximum(d2, 0.0, out=d2)

@@ -94,13 +94,14 @@ def _counts_brute(x: np.ndarray, y: np.ndarray, k: int, block: int):
 
 
 def ksg_mi(x, y, *, k: int = 3, method: str = "auto", jitter: float = 1e-10, seed: int = 0,
-           standardize: bool = True, workers: int = -1, block: int = 512) -> KSGResult:
+           standardize: bool = True, workers: int = -1, block: int | None = None) -> KSGResult:
     r"""KSG estimate (algorithm 1, max-norm) of I(X;Y) in nats; rows of ``x`` (n x d_x) and ``y`` (n x d_y)
     are paired samples.
 
     ``k``: neighbours (default 3, Kraskov's recommendation 2-4); ``method``: ``"auto"``, ``"kdtree"``
     or ``"brute"``; ``jitter``/``seed``/``standardize``: see the module docstring; ``workers``: KD-tree
-    threads (-1 = all); ``block``: rows per block of the brute-force distance matrix.
+    threads (-1 = all); ``block``: rows per block of the brute-force distance matrices (default: about
+    5e6 / n, so three float64 blocks stay near 120 MB).
     """
     x, y = as_samples(x, y, min_samples=2)
     n = x.shape[0]
@@ -120,7 +121,7 @@ def ksg_mi(x, y, *, k: int = 3, method: str = "auto", jitter: float = 1e-10, see
     if method == "kdtree":
         eps, nx, ny = _counts_kdtree(x, y, k, workers)
     elif method == "brute":
-        eps, nx, ny = _counts_brute(x, y, k, block)
+        eps, nx, ny = _counts_brute(x, y, k, block or max(16, min(4096, 5_000_000 // n)))
     else:
         raise ValueError(f"method must be 'auto', 'kdtree' or 'brute', got {method!r}")
     if np.any(eps <= 0):
