@@ -46,8 +46,9 @@ class Activations:
     seq_test: np.ndarray
 
 
-def corpus_token_ids(corpus: str | None = None) -> list[int]:
-    """The whole corpus tokenized with the model's tokenizer (no special tokens)."""
+@functools.lru_cache(maxsize=2)
+def corpus_token_ids(corpus: str | None = None) -> tuple[int, ...]:
+    """The whole corpus tokenized with the model's tokenizer (no special tokens); cached in memory."""
     from empirical.data import load_corpus_bytes
     from empirical.real import minilm
 
@@ -58,7 +59,7 @@ def corpus_token_ids(corpus: str | None = None) -> list[int]:
     for part in tokenizer([p for p in text.split("\n\n") if p.strip()], add_special_tokens=False,
                           verbose=False)["input_ids"]:
         ids.extend(part)
-    return ids
+    return tuple(ids)
 
 
 def sequences(config: ActivationConfig) -> tuple[np.ndarray, np.ndarray]:

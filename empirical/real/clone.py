@@ -6,7 +6,7 @@ with its real inputs x (captured by :mod:`empirical.real.activations`). Two stud
 - ``free``: :math:`\\hat y = (x - \\bar x) A V^\\top + \\bar y`, a free rank-r factorization
   (:math:`A \\in \\mathbb{R}^{d\\times r}, V \\in \\mathbb{R}^{m \\times r}`; p(r) = r(m+d) as in THEORY G1),
   fitted as the *empirical risk minimizer*: reduced-rank least squares (Izenman 1975) — ordinary least
-  squares (minimum-norm when N <= d) followed by projection on the top-r right singular vectors of the fitted
+  squares (minimum-norm when N <= d) followed by projection on the top-r principal directions of the fitted
   values. Exact, deterministic given the sample.
 - ``lrc``: Low-Rank Clone's parametrization (Hao et al. 2025; LRC.md) for one matrix: the student stream is
   :math:`h_S = P x \\in \\mathbb{R}^r` and the student's weight is the teacher's times a projection,
@@ -16,10 +16,12 @@ with its real inputs x (captured by :mod:`empirical.real.activations`). Two stud
 Measured per (matrix, r, N, seed): clone MSE :math:`\\varepsilon^2 = \\mathbb E\\lVert y-\\hat y\\rVert^2`
 (per token vector, summed over the m outputs) on the N training tokens and on held-out sequences, the
 generalization gap (held-out minus train), and the information quantities of THEORY I on held-out tokens
-with the student read through noise :math:`\\xi \\sim \\mathcal N(0, \\sigma_n^2 I_r)` in its output space
-(a resolution; :math:`\\sigma_n^2` = ``noise_rel`` times the mean per-coordinate teacher output variance):
-the Gaussian MI estimate :math:`\\hat I(y; h_S + \\xi)` (:func:`empirical.mi.gaussian.gaussian_mi`) and the
-ingredients of I1/I2/I3, which :mod:`empirical.real.information` evaluates through :mod:`bounds`.
+by helper C's :func:`empirical.mi.cloning.measure_pair` (columns ``mi_*``): teacher output y and the student
+activation :math:`h_S \\in \\mathbb{R}^r` (coordinates of the student output in an orthonormal basis of its
+r-dimensional range, so its scale is the output's) both read through Gaussian noise at ``noise_rel`` times
+their RMS (a resolution: without it the MI of deterministic maps is infinite); the MI estimates
+(``mi_est_<estimator>``), the I1 bound (Kozachenko-Leonenko entropy; affine read-out clone MSE), the I3 (PCA)
+bound and the I2 cap, all evaluated through ``bounds.catalog``.
 """
 from __future__ import annotations
 
@@ -42,9 +44,10 @@ class CloneConfig:
     steps: int = 300
     lr: float = 1e-2
     init_std: float = 0.02
-    noise_rel: float = 0.01
+    noise_rel: float = 0.2
     n_test: int = 4096
     mi: bool = True
+    estimators: tuple[str, ...] = ("gaussian",)
 
     def __post_init__(self):
         if self.student not in STUDENTS:
@@ -53,18 +56,23 @@ class CloneConfig:
             raise ValueError("rank must be >= 1 and n_train >= 2")
 
 
-def fit_free(x: np.ndarray, y: np.ndarray, rank: int):
+def fit_free(x: np.ndarray, y: np.ndarray, rank: int, rcond: float = 1e-12):
     """Reduced-rank least squares, the ERM of rank-r affine maps:
     :math:`\\min_{\\operatorname{rank}B\\le r}\\lVert Y_c - X_c B\\rVert_F^2` with
-    :math:`B = B_{\\mathrm{OLS}} V_r V_r^\\top`, :math:`V_r` the top-r right singular vectors of
-    :math:`X_c B_{\\mathrm{OLS}}` (Izenman 1975). Returns ``(A, V, x_mean, y_mean)`` with A = B_OLS V_r."""
+    :math:`B = B_{\\mathrm{OLS}} V_r V_r^\\top`, :math:`V_r` the top-r eigenvectors of the fitted values' scatter
+    :math:`B_{\\mathrm{OLS}}^\\top S_{xx} B_{\\mathrm{OLS}}` (Izenman 1975). :math:`B_{\\mathrm{OLS}} = S_{xx}^{+}S_{xy}`
+    (pseudo-inverse by eigendecomposition, eigenvalues below ``rcond`` times the largest dropped: the
+    minimum-norm solution when N <= d). Returns ``(A, V, x_mean, y_mean)`` with A = B_OLS V_r."""
     x = np.asarray(x, np.float64)
     y = np.asarray(y, np.float64)
     xm, ym = x.mean(0), y.mean(0)
     xc, yc = x - xm, y - ym
-    B = np.linalg.lstsq(xc, yc, rcond=None)[0]          # minimum-norm when N <= d
-    _, _, vt = np.linalg.svd(xc @ B, full_matrices=False)
-    V = vt[:rank].T
+    sxx, sxy = xc.T @ xc, xc.T @ yc
+    lam, U = np.linalg.eigh(sxx)
+    keep = lam > rcond * lam.max()
+    B = (U[:, keep] / lam[keep]) @ (U[:, keep].T @ sxy)
+    _, V = np.linalg.eigh(B.T @ sxx @ B)
+    V = V[:, ::-1][:, :rank]
     return B @ V, V, xm, ym
 
 
@@ -72,9 +80,12 @@ def fit_lrc(x: np.ndarray, y: np.ndarray, W: np.ndarray, b: np.ndarray, config: 
     """Train LRC's projections Z (d x r) and P (r x d) by full-batch Adam on
     :math:`L = \\frac1N\\sum_i\\lVert W Z P x_i + b - y_i\\rVert^2`. Returns ``(Z, P, losses)`` (float64 numpy).
 
-    The full-batch loss is evaluated exactly through sufficient statistics, at a cost independent of N:
-    with :math:`M = WZP`, :math:`S_{xx} = \\frac1N X^\\top X`, :math:`S_{xy} = \\frac1N X^\\top (Y - b)`,
-    :math:`L = \\operatorname{tr}(M S_{xx} M^\\top) - 2\\operatorname{tr}(M S_{xy}) + \\frac1N\\lVert Y-b\\rVert_F^2`.
+    The full-batch loss is evaluated exactly through sufficient statistics, at a cost O(r d^2) per step
+    independent of N: with :math:`S_{xx} = \\frac1N X^\\top X`, :math:`S_{xy} = \\frac1N X^\\top (Y - b)`,
+    :math:`G = W^\\top W` and :math:`H = S_{xy} W`,
+
+    .. math:: L = \\langle Z^\\top G Z,\\; P S_{xx} P^\\top\\rangle - 2\\operatorname{tr}(Z P H)
+              + \\tfrac1N\\lVert Y - b\\rVert_F^2 .
     """
     import torch
 
@@ -83,21 +94,26 @@ def fit_lrc(x: np.ndarray, y: np.ndarray, W: np.ndarray, b: np.ndarray, config: 
     x = np.asarray(x, np.float64)
     yb = np.asarray(y, np.float64) - b
     n = x.shape[0]
+    W64 = np.asarray(W, np.float64)
     Sxx = torch.as_tensor(x.T @ x / n)
-    SyxT = torch.as_tensor((x.T @ yb / n).T)             # (m, d)
+    G = torch.as_tensor(W64.T @ W64)
+    H = torch.as_tensor((x.T @ yb / n) @ W64)            # (d, d)
     c = float((yb ** 2).sum() / n)
-    Wt = torch.as_tensor(np.asarray(W, np.float64))
     Z = (torch.randn(d, r, generator=g, dtype=torch.float64) * config.init_std).requires_grad_()
     P = (torch.randn(r, d, generator=g, dtype=torch.float64) * config.init_std).requires_grad_()
     opt = torch.optim.Adam([Z, P], lr=config.lr)
     losses = []
-    for _ in range(config.steps):
-        opt.zero_grad(set_to_none=True)
-        M = (Wt @ Z) @ P
-        loss = ((M @ Sxx) * M).sum() - 2.0 * (M * SyxT).sum() + c
-        loss.backward()
-        opt.step()
-        losses.append(loss.item())
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)            # d x d products with d = 384: one thread is fastest, and never spins
+    try:
+        for _ in range(config.steps):
+            opt.zero_grad(set_to_none=True)
+            loss = ((Z.T @ G @ Z) * (P @ Sxx @ P.T)).sum() - 2.0 * (Z.T * (P @ H)).sum() + c
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+    finally:
+        torch.set_num_threads(threads)
     return Z.detach().numpy(), P.detach().numpy(), np.asarray(losses)
 
 
@@ -136,20 +152,16 @@ def clone_run(acts, W: np.ndarray, b: np.ndarray, config: CloneConfig) -> dict:
     train_mse = _mse(y, h_train @ basis.T + offset)
     test_mse = _mse(yt, h_test @ basis.T + offset)
     lam = np.clip(np.linalg.eigvalsh(np.cov(yt, rowvar=False))[::-1], 0.0, None)   # held-out teacher spectrum
-    sigma_n2 = config.noise_rel * float(lam.sum()) / m
-    mu = np.clip(np.linalg.eigvalsh(np.atleast_2d(np.cov(h_test, rowvar=False)))[::-1], 0.0, None)
     rec = {**asdict(config), "rank": r, "m": m, "d": d, "params": params, "train_mse": train_mse,
            "test_mse": test_mse, "gap": test_mse - train_mse, "teacher_var": float(lam.sum()),
-           "pca_floor": float(lam[r:].sum()), "sigma_n2": sigma_n2, "n_test_used": n_test, **extra}
-    rec["_teacher_eigs"] = lam                          # arrays: kept out of the tidy table by the caller
-    rec["_student_eigs"] = mu
+           "pca_floor": float(lam[r:].sum()), "n_test_used": n_test, **extra}
     if config.mi:
-        from empirical.mi.gaussian import gaussian_mi
+        from empirical.mi.cloning import CloningConfig, measure_pair
 
-        noise = np.random.default_rng(20_000 + config.seed).normal(scale=np.sqrt(sigma_n2), size=h_test.shape)
-        est = gaussian_mi(yt, h_test + noise)
-        rec["mi_gauss"] = float(est.mi)
-        rec["mi_shrinkage"] = float(est.shrinkage)
-        # the noisy read-out ŷ + Qξ reconstructs y with error ε² + r σ_n² (used by I1)
-        rec["eps2_noisy"] = test_mse + r * sigma_n2
+        shared, per_est = measure_pair(yt, h_test, acts.seq_test[tidx],
+                                       CloningConfig(noise_rel=config.noise_rel, estimators=config.estimators),
+                                       seed=config.seed)
+        rec.update({f"mi_{k}": v for k, v in shared.items() if isinstance(v, (int, float))})
+        for est in per_est:
+            rec[f"mi_est_{est['estimator']}"] = float(est["mi"])
     return rec
