@@ -70,6 +70,7 @@ class MIGrid:
     heldout_sequences: int = 128
     estimators: tuple[str, ...] = ("gaussian", "ksg")
     infonce_steps: int = 300
+    n_checkpoints: int = 6      # training steps at which the largest-rank student is measured
     seeds: tuple[int, ...] = (0,)
 
 
@@ -92,7 +93,7 @@ PRESETS: dict[str, Preset] = {
                                 conv_ranks=(2, 8), conv_samples=128, conv_steps=300),
         transformer=TransformerGrid(ranks=(4, 8), samples=(64, 128), seeds=(0,), steps=20, teacher_steps=60,
                                     d_model=32, n_layers=1, beta_iters=4, sigma2_batches=4, eval_sequences=64),
-        mi=MIGrid(ranks=(2, 8), steps=20, samples=128, heldout_sequences=32),
+        mi=MIGrid(ranks=(2, 8), steps=20, samples=128, heldout_sequences=16, n_checkpoints=3),
         workers=2),
     "quick": Preset(
         name="quick", budget="<= 10 min on 2 CPU cores (default of python paper_repro.py)",

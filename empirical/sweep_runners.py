@@ -262,6 +262,7 @@ def cloning_configs(grid, transformer_grid, device: str = "cpu") -> list:
     dcfg = DistillConfig(teacher=base.teacher, samples=grid.samples, steps=grid.steps, device=device)
     return [CloningConfig(distill=dcfg, ranks=tuple(grid.ranks), trajectory_rank=max(grid.ranks),
                           heldout_sequences=grid.heldout_sequences, estimators=tuple(grid.estimators),
+                          n_checkpoints=grid.n_checkpoints,
                           infonce=InfoNCEConfig(steps=grid.infonce_steps), seed=s) for s in grid.seeds]
 
 

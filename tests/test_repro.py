@@ -59,7 +59,10 @@ def test_report_and_manifest(smoke):
     assert "| claim |" in (out / "report.md").read_text()
     man = json.loads((out / "manifest.json").read_text())
     runs = pd.read_csv(out / "runs.csv")
-    assert sorted(r["config_hash"] for r in man["runs"]) == sorted(runs["config_hash"])
+    used = [r for r in man["runs"] if r["track"] != "mi"]
+    assert sorted(r["config_hash"] for r in used) == sorted(runs["config_hash"])
+    mi = pd.read_csv(out / "mi.csv")
+    assert set(mi["config_hash"]) == {r["config_hash"] for r in man["runs"] if r["track"] == "mi"}
     assert set(man["wall_s"]) >= {"plan", "run", "table", "theory", "draw", "judge", "total"}
     assert man["versions"]["numpy"] == np.__version__ and man["device"]["kind"] == "cpu"
     assert "preset 'smoke'" in first.stdout  # sizes printed at start
