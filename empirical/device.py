@@ -32,3 +32,19 @@ def seed_all(seed: int) -> torch.Generator:
     g = torch.Generator()
     g.manual_seed(seed)
     return g
+
+
+def configure_cpu_threads(threads: int | None = None) -> int:
+    """Set torch's intra-op CPU threads: ``threads`` if given, else 1 when the machine is oversubscribed
+    (1-minute load average above the core count: spinning threads then cost several-fold), else torch's
+    default. Returns the thread count in use. Results are bitwise reproducible for a fixed thread count."""
+    import os
+    if threads:
+        torch.set_num_threads(int(threads))
+    else:
+        try:
+            if os.getloadavg()[0] > (os.cpu_count() or 1):
+                torch.set_num_threads(1)
+        except OSError:  # pragma: no cover - no load average on this platform
+            pass
+    return torch.get_num_threads()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import sys
 import time
 
 import numpy as np
@@ -242,7 +243,7 @@ def _run_group(cfgs: list[DistillConfig], store, verbose) -> list[dict]:
         sched.step()
         mb_obj.append(obj.detach().double().cpu().numpy())
         if verbose and (step + 1) % max(1, base.steps // 10) == 0:
-            print(f"step {step + 1}/{base.steps}  objective {obj.detach().mean().item():.4f}", flush=True)
+            print(f"step {step + 1}/{base.steps}  objective {obj.detach().mean().item():.4f}", file=sys.stderr, flush=True)
     log_point(base.steps)
     train_s = time.perf_counter() - t0
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import platform
+import sys
 import time
 
 import numpy as np
@@ -155,7 +156,7 @@ def get_teacher(cfg: TeacherTrainConfig, store: ResultStore | None = None, force
             record = dict(record, from_cache=True)
         else:
             if verbose:
-                print(f"training teacher {key[:12]} ({cfg.steps} steps) ...", flush=True)
+                print(f"training teacher {key[:12]} ({cfg.steps} steps) ...", file=sys.stderr, flush=True)
             model, record = train_teacher(cfg)
             state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
             store.put(key, record, arrays=state)

@@ -1,0 +1,59 @@
+"""Arguments shared by ``lrkd teacher`` and ``lrkd distill`` (teacher architecture, data, device, cache),
+and their translation into config dataclasses. Import-light: no torch at module level."""
+from __future__ import annotations
+
+from bounds.cliutil import positive_float, positive_int, nonnegative_int
+
+
+def add_teacher_arguments(p) -> None:
+    """Teacher/data/device flags (defaults = DESIGN's 2-layer, width-64 byte-level teacher)."""
+    g = p.add_argument_group("teacher and data")
+    g.add_argument("--corpus", default=None, help="UTF-8 text file (default: the embedded pydoc_data.topics text)")
+    g.add_argument("--context", type=positive_int, default=64, help="sequence length in bytes (default 64)")
+    g.add_argument("--d-model", type=positive_int, default=64, help="teacher width d_T (default 64)")
+    g.add_argument("--layers", type=positive_int, default=2, help="teacher depth (default 2)")
+    g.add_argument("--heads", type=positive_int, default=4, help="attention heads (default 4)")
+    g.add_argument("--kv-heads", type=positive_int, default=None, help="KV heads (default: = heads)")
+    g.add_argument("--d-ff", type=positive_int, default=172, help="SwiGLU hidden width (default 172)")
+    g.add_argument("--untied", action="store_true", help="untied input/output embeddings")
+    g.add_argument("--teacher-steps", type=nonnegative_int, default=600, help="teacher AdamW steps (default 600)")
+    g.add_argument("--teacher-lr", type=positive_float, default=3e-3)
+    g.add_argument("--teacher-seed", type=nonnegative_int, default=0)
+    g.add_argument("--data-seed", type=nonnegative_int, default=0, help="seed of the corpus split")
+    g.add_argument("--device", choices=["auto", "cpu", "cuda"], default="cpu")
+    g.add_argument("--threads", type=positive_int, default=None,
+                   help="CPU threads (default: torch's, or 1 when the machine is oversubscribed)")
+    g.add_argument("--cache", default=None, help="result/teacher cache folder (default $LRKD_CACHE or ~/.cache/lrkd)")
+    g.add_argument("--force", action="store_true", help="retrain the teacher even if cached")
+    g.add_argument("--json", action="store_true", help="print the full record as JSON")
+
+
+def teacher_config(args):
+    """TeacherTrainConfig from parsed arguments; UsageError for inconsistent shapes."""
+    from bounds.cliutil import UsageError
+
+    from .config import DataConfig, TeacherConfig, TeacherTrainConfig
+    kv = args.kv_heads or args.heads
+    if args.d_model % args.heads:
+        raise UsageError(f"--d-model {args.d_model} must be divisible by --heads {args.heads}")
+    if args.heads % kv:
+        raise UsageError(f"--heads {args.heads} must be a multiple of --kv-heads {kv}")
+    if (args.d_model // args.heads) % 2:
+        raise UsageError(f"head dim d_model/heads = {args.d_model // args.heads} must be even (RoPE)")
+    model = TeacherConfig(d_model=args.d_model, n_layers=args.layers, n_heads=args.heads, n_kv_heads=kv,
+                          d_ff=args.d_ff, context=args.context, tied_embeddings=not args.untied)
+    data = DataConfig(corpus=args.corpus, context=args.context, seed=args.data_seed)
+    return TeacherTrainConfig(model=model, data=data, steps=args.teacher_steps, lr=args.teacher_lr,
+                              seed=args.teacher_seed, device=args.device)
+
+
+def summary_lines(record: dict, keys) -> list[str]:
+    """``key  value`` lines for the scalar fields of a record that are present."""
+    out = []
+    for k in keys:
+        v = record.get(k)
+        if isinstance(v, float):
+            out.append(f"{k:<22} {v:.6g}")
+        elif v is not None:
+            out.append(f"{k:<22} {v}")
+    return out

@@ -1,0 +1,35 @@
+"""``lrkd teacher``: train (or load from the cache) one LLaMA-style byte-level teacher and print its record."""
+from __future__ import annotations
+
+from .cli_common import add_teacher_arguments, summary_lines
+
+
+def configure(parser) -> None:
+    """Arguments of ``lrkd teacher``."""
+    add_teacher_arguments(parser)
+
+
+def run(args) -> int:
+    """Train or load the teacher; print a summary (or ``--json`` the record without its loss trace)."""
+    from bounds.cliutil import emit_json
+
+    from .cli_common import teacher_config
+    from .data import make_splits
+    from .device import configure_cpu_threads, resolve_device
+    from .store import ResultStore
+    from .train import get_teacher
+
+    cfg = teacher_config(args)
+    resolve_device(cfg.device)
+    configure_cpu_threads(args.threads)
+    splits = make_splits(cfg.data)
+    _, record = get_teacher(cfg, store=ResultStore(args.cache), force=args.force, verbose=True)
+    record = dict(record, sequences={"teacher": int(splits.teacher.shape[0]), "heldout": int(splits.heldout.shape[0]),
+                                     "student_pool": splits.max_samples})
+    if args.json:
+        emit_json(record)
+        return 0
+    print("\n".join(summary_lines(record, ["config_hash", "from_cache", "device", "params", "teacher_sequences",
+                                           "test_loss", "train_loss_last", "wall_s", "tokens_per_s"])))
+    print(f"{'max_samples':<22} {splits.max_samples} (student sequences of {cfg.data.context}+1 bytes)")
+    return 0
