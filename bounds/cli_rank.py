@@ -42,8 +42,8 @@ def configure(parser) -> None:
                         help="R2's variance budget epsilon (default 0.1)")
     parser.add_argument("--noise-sigma", type=positive_float, metavar="SIGMA",
                         help="known per-entry noise std of the matrix (Gavish-Donoho known-sigma threshold)")
-    parser.add_argument("--boot", type=positive_int, default=1000, metavar="B",
-                        help="bootstrap resamples of the spectrum's power-law fit (default 1000)")
+    parser.add_argument("--boot", type=positive_int, default=500, metavar="B",
+                        help="bootstrap resamples of the spectrum's power-law fit (default 500)")
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 

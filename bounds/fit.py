@@ -118,8 +118,11 @@ def _weighted_median(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
 
 
 def _irls(A: np.ndarray, z: np.ndarray, counts: np.ndarray, loss: str, k: float,
-          max_iter: int = 50, tol: float = 1e-9) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+          max_iter: int = 50, tol: float = 1e-9, init: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Batched Huber IRLS. ``A`` (n, p) design, ``z`` (n,) response, ``counts`` (B, n) row multiplicities.
+
+    ``init`` (p,): start every Huber replicate there (bootstrap replicates start at the full-data fit, which
+    is close to their own solution) instead of at their least-squares fit.
 
     Returns (coef (B, p), scale (B,), valid (B,)). A replicate is invalid when its weighted design is singular.
     """
@@ -141,7 +144,7 @@ def _irls(A: np.ndarray, z: np.ndarray, counts: np.ndarray, loss: str, k: float,
         G = np.where(valid[rows][:, None, None], G, eye)
         return np.linalg.solve(G, (w @ Az)[..., None])[..., 0]
 
-    coef = solve(counts)
+    coef = solve(counts) if (init is None or loss == "linear") else np.tile(np.asarray(init, float), (B, 1))
     scale = np.zeros(B)
     if loss == "linear":
         r = z[None, :] - coef @ A.T
@@ -160,9 +163,11 @@ def _irls(A: np.ndarray, z: np.ndarray, counts: np.ndarray, loss: str, k: float,
             if idx.size == 0:
                 break
             absr = np.abs(z[None, :] - coef[idx] @ A.T)
-            w = np.where(absr <= thr[idx], 1.0, thr[idx] / np.maximum(absr, 1e-300))
-            w = np.where(tiny[idx, None], 1.0, w)  # exact fit: nothing to down-weight
-            new = solve(counts[idx] * w, idx)
+            np.maximum(absr, 1e-300, out=absr)
+            w = np.minimum(1.0, np.divide(thr[idx], absr, out=absr))  # Huber weights min(1, k s/|r|)
+            w[tiny[idx]] = 1.0  # exact fit: nothing to down-weight
+            w *= counts[idx]
+            new = solve(w, idx)
             moved = np.max(np.abs(new - coef[idx]), axis=1)
             coef[idx] = new
             active[idx[moved < tol]] = False
@@ -234,7 +239,7 @@ def fit_loglinear(X: dict, y, groups=None, n_boot: int = 2000, seed: int = 0, lo
     chunk = max(1, 2_000_000 // max(n, 1))  # bound the (replicates x rows) working arrays
     for first in range(0, n_boot, chunk):
         b = min(chunk, n_boot - first)
-        bcoef, _, bvalid = _irls(A, z, resample_counts(b), loss, huber_k, tol=1e-7)  # << CI widths
+        bcoef, _, bvalid = _irls(A, z, resample_counts(b), loss, huber_k, tol=1e-6, init=coef)  # << CI widths
         block = boot[first:first + b]
         block[bvalid] = bcoef[bvalid]
     # intercept at the centred design -> log C at x = 1
