@@ -100,9 +100,9 @@ PRESETS: dict[str, Preset] = {
         synthetic=SyntheticGrid(ranks=(1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64),
                                 samples=(64, 128, 256, 512, 1024, 2048, 4096, 8192), seeds=(0, 1, 2, 3, 4), m=64,
                                 d=64, noise=0.5, conv_ranks=(2, 8, 32), conv_samples=512, conv_steps=2000),
-        transformer=TransformerGrid(ranks=(4, 8, 16, 32), samples=(32, 128, 512), seeds=(0, 1, 2), steps=200,
-                                    teacher_steps=600),
-        mi=MIGrid(ranks=(2, 4, 8, 16, 32), steps=200, samples=512, heldout_sequences=128, seeds=(0, 1, 2)),
+        transformer=TransformerGrid(ranks=(4, 8, 16, 32), samples=(32, 128, 512), seeds=(0, 1, 2), steps=150,
+                                    teacher_steps=400, beta_iters=10, sigma2_batches=8, eval_sequences=256),
+        mi=MIGrid(ranks=(2, 8, 32), steps=100, samples=512, heldout_sequences=48, n_checkpoints=4, seeds=(0, 1, 2)),
         workers=2),
     "full": Preset(
         name="full", budget="<= 15 min on one H200-class GPU",
@@ -248,8 +248,6 @@ def run_sweep(configs: list, store, *, workers: int = 1, force: bool = False, ex
         else:
             todo.append(i)
     store_root = getattr(getattr(store, "inner", None), "root", None)
-    if todo:  # teachers are trained once, here, before workers that share them start
-        runners.prepare_teachers([configs[i] for i in todo], store_root, log)
     bar = _progress(len(configs))
     if bar is not None:
         bar.update(stats.cached)
@@ -276,8 +274,17 @@ def run_sweep(configs: list, store, *, workers: int = 1, force: bool = False, ex
     in_process = executor is None and workers <= 1
     # in-process there is no round trip to amortize: one synthetic run per task, stored as soon as it ends
     tasks = runners.batches([configs[i] for i in todo], todo, chunk=1 if in_process else runners.SYNTHETIC_CHUNK)
+    # tasks that need a teacher wait until it is trained, once, in this process (never twice in parallel)
+    needs = [bool(runners.teachers([configs[i] for i in idxs])) for idxs in tasks]
+    free = [t for t, n in zip(tasks, needs) if not n]
+    tasks = free + [t for t, n in zip(tasks, needs) if n]
+
+    def teachers_ready():
+        runners.prepare_teachers([configs[i] for i in todo], store_root, log)
+
     try:
         if tasks and in_process:
+            teachers_ready()
             for idxs in tasks:
                 for i, rec in zip(idxs, execute_batch([configs[i] for i in idxs], store_root)):
                     finish(i, rec)
@@ -288,8 +295,12 @@ def run_sweep(configs: list, store, *, workers: int = 1, force: bool = False, ex
                 executor = cf.ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
                                                   initializer=_init_worker)
             try:
+                # teacher-free tasks start at once; the teachers train here meanwhile; then the rest is submitted
                 futures = {executor.submit(execute_batch, [configs[i] for i in idxs], store_root): idxs
-                           for idxs in tasks}
+                           for idxs in free}
+                teachers_ready()
+                futures.update({executor.submit(execute_batch, [configs[i] for i in idxs], store_root): idxs
+                                for idxs in tasks[len(free):]})
                 for fut in cf.as_completed(futures):
                     idxs = futures[fut]
                     try:
