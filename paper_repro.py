@@ -63,15 +63,24 @@ def configure(parser) -> None:
     parser.add_argument("--force", action="store_true", help="recompute runs even if cached")
     parser.add_argument("--workers", type=int, default=None,
                         help="parallel worker processes (default: the preset's; 1 runs in-process)")
+    parser.add_argument("--corpus", default=None, metavar="FILE",
+                        help="UTF-8 text for the transformer track (default: the embedded pydoc_data corpus)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
 
 
 def run(args) -> int:
     """Run the pipeline: plan -> run -> table -> theory -> draw -> judge (see :func:`pipeline`)."""
+    import os
+
     if args.workers is not None and args.workers < 1:
         raise UsageError(f"--workers must be >= 1, got {args.workers}")
+    corpus = None
+    if args.corpus is not None:
+        if not os.path.isfile(args.corpus):
+            raise UsageError(f"--corpus: no such file: {args.corpus}")
+        corpus = os.path.abspath(args.corpus)
     return pipeline(preset=args.preset, device=args.device, out=args.out, force=args.force,
-                    workers=args.workers, as_json=args.json)
+                    workers=args.workers, as_json=args.json, corpus=corpus)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -106,7 +115,7 @@ class _Stages:
 
 
 def pipeline(preset: str = "quick", device: str = "auto", out="results", force: bool = False,
-             workers: int | None = None, as_json: bool = False) -> int:
+             workers: int | None = None, as_json: bool = False, corpus: str | None = None) -> int:
     """plan -> run -> table -> theory -> draw -> judge, writing everything under ``out``:
     ``store/`` (cached run records), ``runs.csv``, ``trajectories.csv``, ``mi.csv``, ``theory_*.csv``,
     ``figures/*.png|pdf|csv``, ``report.md``, ``report.json`` and ``manifest.json``."""
@@ -121,6 +130,9 @@ def pipeline(preset: str = "quick", device: str = "auto", out="results", force: 
     out = Path(out)
     stage = _Stages(log)
     p = sweep.get_preset(preset)
+    if corpus is not None and p.transformer is not None:
+        import dataclasses
+        p = dataclasses.replace(p, transformer=dataclasses.replace(p.transformer, corpus=corpus))
     dev = _resolve_device(device)
     n_workers = p.workers if workers is None else workers
     log(sweep.describe(p))

@@ -58,6 +58,7 @@ class TransformerGrid:
     beta_iters: int = 20        # Hessian power iterations (beta)
     sigma2_batches: int = 16    # minibatch gradients for sigma^2
     eval_sequences: int = 512   # sequences for the final train / held-out losses
+    corpus: str | None = None   # UTF-8 text file; None: the embedded pydoc_data corpus
 
 
 @dataclass(frozen=True)

@@ -56,11 +56,11 @@ def synthetic_configs(grid, device: str = "cpu") -> list:
 
 def transformer_configs(grid, device: str = "cpu") -> list:
     """Transformer-track (LRC) configs over ranks x samples x seeds, sharing one teacher."""
-    from empirical.config import DistillConfig, TeacherConfig, TeacherTrainConfig
+    from empirical.config import DataConfig, DistillConfig, TeacherConfig, TeacherTrainConfig
 
     d_ff = int(round(grid.d_model * 8 / 3 / 4)) * 4
     teacher = TeacherTrainConfig(model=TeacherConfig(d_model=grid.d_model, n_layers=grid.n_layers, d_ff=d_ff),
-                                 steps=grid.teacher_steps, device=device)
+                                 data=DataConfig(corpus=grid.corpus), steps=grid.teacher_steps, device=device)
     return [DistillConfig(teacher=teacher, rank=r, samples=n, steps=grid.steps, seed=s, device=device,
                           beta_iters=grid.beta_iters, sigma2_batches=grid.sigma2_batches,
                           eval_sequences=grid.eval_sequences)
