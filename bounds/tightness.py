@@ -40,7 +40,7 @@ REQUIRED_COLUMNS = ("rank", "samples", "seed", "train_loss", "test_loss")
 OPTIONAL_COLUMNS = ("track", "params", "m", "d", "step", "grad_norm_sq", "grad_norm_sq_running_avg",
                     "beta", "sigma2", "delta", "lr", "optimizer", "train_loss_smoothed", "test_loss_smoothed",
                     "loss_range_B", "code_bits", "param_norm", "lipschitz", "spectrum_alpha", "status",
-                    "mi", "mi_estimator", "clone_mse", "i1_bound", "i2_cap", "i3_bound")
+                    "mi", "estimator", "clone_mse", "i1_bound", "i2_cap", "i3_bound")
 #: a CI wider than this (in exponent units) is too wide to contradict anything: the verdict is inconclusive
 MAX_CI_WIDTH = 1.0
 #: confidence parameter delta of the high-probability bounds G2, G3
@@ -92,7 +92,7 @@ def from_user_csv(path) -> Tables:
                          f"(needs {','.join(REQUIRED_COLUMNS)})")
     if df.empty:
         raise UsageError(f"{path.name}: no rows")
-    text_cols = {"track", "optimizer", "status", "mi_estimator", "config_hash", "failure_reason"}
+    text_cols = {"track", "optimizer", "status", "estimator", "config_hash", "failure_reason", "experiment", "term"}
     df = _numeric(df, [c for c in df.columns if c not in text_cols], path.name)
     if df[list(REQUIRED_COLUMNS)].isna().any().any():
         raise UsageError(f"{path.name}: empty value in a required column")
