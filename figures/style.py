@@ -119,7 +119,7 @@ def _plain_log_ticks(axis, lim) -> None:
     fmt = ticker.FuncFormatter(lambda v, _: f"{v:g}")
     axis.set_major_formatter(fmt)
     lo, hi = (max(min(lim), 1e-300), max(lim))
-    axis.set_minor_formatter(fmt if hi / lo < 8 else ticker.NullFormatter())
+    axis.set_minor_formatter(fmt if hi / lo < 12 else ticker.NullFormatter())
 
 
 def count_curves(fig, gid: str) -> int:
