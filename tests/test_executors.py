@@ -37,10 +37,23 @@ def _tiny_configs():
     return [DistillConfig(rank=r, seed=s, **base) for r, s in ((4, 0), (8, 1))]
 
 
+def _timing_key(k) -> bool:
+    k = str(k)
+    return k in _VOLATILE or k == "seconds" or k.startswith("timing") or k.endswith("_s")
+
+
+def _drop_timings(x):
+    if isinstance(x, dict):
+        return {k: _drop_timings(v) for k, v in x.items() if not _timing_key(k)}
+    if isinstance(x, list):
+        return [_drop_timings(v) for v in x]
+    return x
+
+
 def _strip(rec: dict) -> str:
-    """Canonical JSON without timings: equal strings mean bitwise-equal floats (repr round-trips; NaN == NaN)."""
-    keep = {k: v for k, v in rec.items() if k not in _VOLATILE and not k.startswith("timing") and not k.endswith("_s")}
-    return json.dumps(keep, sort_keys=True)
+    """Canonical JSON without timings (at any depth): equal strings mean bitwise-equal floats (repr
+    round-trips; NaN == NaN)."""
+    return json.dumps(_drop_timings(rec), sort_keys=True)
 
 
 def test_factory_rejects_unknown_kind_and_option():
@@ -299,3 +312,29 @@ def test_ray_tasks_equal_in_process_runs(tmp_path, monkeypatch):
         ex.shutdown(wait=True)
         ray.shutdown()
     assert [_strip(a) for a in local] == [_strip(b) for b in remote]
+
+
+@pytest.mark.slow
+def test_smoke_preset_sweep_through_submitit_local_equals_in_process(tmp_path, monkeypatch):
+    """Helper E's run_sweep on the whole smoke plan: submitit-local subprocess jobs vs in-process."""
+    from empirical import sweep
+    from empirical import sweep_runners as runners
+
+    monkeypatch.setenv("LRKD_CACHE", str(tmp_path / "cache"))
+    cfgs = sweep.plan("smoke", "cpu")
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        plain, _ = sweep.run_sweep(cfgs, runners.Store(tmp_path / "a"), workers=1, log=lambda m: None)
+    finally:
+        torch.set_num_threads(threads)
+    ex = executors.make_executor("submitit-local", folder=str(tmp_path / "jobs"), max_workers=2)
+    try:
+        jobs, stats = sweep.run_sweep(cfgs, runners.Store(tmp_path / "b"), executor=ex, log=lambda m: None)
+    finally:
+        ex.shutdown(wait=True)
+    assert stats.computed == len(cfgs) and stats.failed == sum(r.get("status") != "ok" for r in plain)
+    by_hash = {r["config_hash"]: _strip(r) for r in plain}
+    assert {r["config_hash"]: _strip(r) for r in jobs} == by_hash
