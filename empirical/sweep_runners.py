@@ -8,7 +8,7 @@ config goes to :func:`empirical.synthetic.run`. Records follow notes/RECORD.md; 
 """
 from __future__ import annotations
 
-import math
+import time
 
 from bounds.cliutil import _jsonable
 
@@ -104,11 +104,11 @@ def run_many(cfgs: list, store_root=None) -> list[dict]:
         from empirical.mi import cloning
         out = []
         for c in cfgs:
-            t0 = __import__("time").perf_counter()
+            t0 = time.perf_counter()
             df = cloning.run(c, store=store)
             out.append({"track": "mi", "status": "ok", "failure_reason": None, "seed": c.seed,
                         "rank": max(c.ranks), "samples": c.distill.samples, "train_loss": 0.0, "test_loss": 0.0,
-                        "rows": df.to_dict("records"), "wall_s": __import__("time").perf_counter() - t0})
+                        "rows": df.to_dict("records"), "wall_s": time.perf_counter() - t0})
         return out
     from empirical.distill import distill_many
     return distill_many(cfgs, store=store)
@@ -264,13 +264,3 @@ def cloning_configs(grid, transformer_grid, device: str = "cpu") -> list:
                           heldout_sequences=grid.heldout_sequences, estimators=tuple(grid.estimators),
                           n_checkpoints=grid.n_checkpoints,
                           infonce=InfoNCEConfig(steps=grid.infonce_steps), seed=s) for s in grid.seeds]
-
-
-def as_float(v) -> float:
-    """float(v), NaN for None."""
-    return float("nan") if v is None else float(v)
-
-
-def is_finite(v) -> bool:
-    return v is not None and math.isfinite(float(v))
-

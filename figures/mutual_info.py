@@ -8,7 +8,6 @@ markers with a band over seeds; theory curves are lines; the cap is dashed.
 """
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from figures import style

@@ -7,7 +7,6 @@ the bound exceeds the loss range B and says nothing.
 """
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from figures import style
