@@ -114,7 +114,7 @@ def train_teacher_ddp(cfg) -> dict:
 
     from .config import config_hash, to_dict
     from .data import make_splits
-    from .device import autocast
+    from .device import autocast, make_adamw
     from .losses import cross_entropy
     from .teacher import Decoder
     from .train import _check_teacher_cfg, eval_ce, lr_factor, versions
@@ -128,8 +128,8 @@ def train_teacher_ddp(cfg) -> dict:
     model = Decoder(cfg.model, generator=g).to(dev)
     decay = [p for _, p in model.named_parameters() if p.dim() >= 2]
     no_decay = [p for _, p in model.named_parameters() if p.dim() < 2]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
-                             {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr, betas=(0.9, 0.95))
+    opt = make_adamw([{"params": decay, "weight_decay": cfg.weight_decay},
+                      {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr, betas=(0.9, 0.95))
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, cfg.steps, cfg.warmup_frac))
     ddp = _wrap(model, dev)
     data = splits.teacher
@@ -176,6 +176,7 @@ def distill_ddp(cfg, store=None) -> dict:
 
     from .config import CLONE_TERMS, config_hash, to_dict
     from .data import make_splits
+    from .device import make_adamw
     from .distill import _evaluate, _objective, _per_student_clip, _Targets, validate
     from .lrc import LRCStudent
     from .train import get_teacher, lr_factor, versions
@@ -195,7 +196,7 @@ def distill_ddp(cfg, store=None) -> dict:
     student = LRCStudent(teacher, cfg.rank, seeds=[cfg.seed], init=cfg.init, init_std=cfg.init_std).to(dev)
     params = student.trainable_parameters()
     pool = splits.student_pool[:cfg.samples]
-    targets = _Targets(student, pool, terms, need_logits=True, budget_mb=cfg.teacher_cache_max_mb, dev=dev)
+    targets = _Targets(student, pool, terms, cfg.tau, budget_mb=cfg.teacher_cache_max_mb, dev=dev)
     pool_dev = pool.to(dev)
 
     class _Objective(nn.Module):  # DDP needs a module whose forward returns the loss
@@ -208,7 +209,7 @@ def distill_ddp(cfg, store=None) -> dict:
 
     ddp = _wrap(_Objective(), dev)
     if cfg.optimizer == "adamw":
-        opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        opt = make_adamw(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     else:
         opt = torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, cfg.steps, cfg.warmup_frac, cfg.schedule))

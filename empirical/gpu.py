@@ -6,8 +6,8 @@ reproducible); build optimizers with :func:`adamw` and wrap a model or step with
 
 - TF32 (``torch.backends.cuda.matmul.allow_tf32``, cuDNN too): fp32 matmuls outside autocast (e.g. the
   optimizer-side ones, the MI estimators' torch parts) use tensor cores with a 10-bit mantissa.
-- fused AdamW (``torch.optim.AdamW(fused=True)``): one kernel for the whole update instead of a loop of
-  elementwise kernels; needs every parameter on CUDA in a floating dtype.
+- fused AdamW (``torch.optim.AdamW(fused=True)``, via :func:`empirical.device.make_adamw`): one kernel for
+  the whole update instead of a loop of elementwise kernels.
 - ``torch.compile``: off by default (compilation takes tens of seconds, which a 15-minute preset of many
   small runs cannot amortise; worth it for one long run).
 """
@@ -42,16 +42,14 @@ def configure_cuda(opts: CudaOptions | None = None) -> dict:
 
 
 def adamw(params, opts: CudaOptions | None = None, **kwargs):
-    """``torch.optim.AdamW(params, **kwargs)``, fused when ``opts.fused_adamw`` and every parameter is a
-    floating CUDA tensor (``params`` may be a list of tensors or of param-group dicts)."""
+    """AdamW: :func:`empirical.device.make_adamw` (the fused kernel wherever torch has it) when
+    ``opts.fused_adamw``, else plain ``torch.optim.AdamW(params, **kwargs)``."""
     import torch
 
+    from .device import make_adamw
+
     opts = opts or CudaOptions()
-    params = list(params)
-    tensors = [p for g in params for p in (g["params"] if isinstance(g, dict) else [g])]
-    fused = (opts.fused_adamw and bool(tensors)
-             and all(p.is_cuda and p.is_floating_point() for p in tensors))
-    return torch.optim.AdamW(params, fused=fused, **kwargs) if fused else torch.optim.AdamW(params, **kwargs)
+    return make_adamw(params, **kwargs) if opts.fused_adamw else torch.optim.AdamW(list(params), **kwargs)
 
 
 def maybe_compile(fn, opts: CudaOptions | None = None):

@@ -78,8 +78,9 @@ def test_mfu_cpu_fallback_runs_and_is_a_fraction():
 def test_cuda_settings_are_inert_on_cpu():
     assert gpu.configure_cuda() == {"cuda": False, "tf32": False, "fused_adamw": False, "compile": False}
     p = torch.nn.Parameter(torch.ones(3))
-    opt = gpu.adamw([p], lr=0.1)
-    assert opt.defaults.get("fused") in (None, False)
+    plain = gpu.adamw([p], gpu.CudaOptions(fused_adamw=False), lr=0.1)
+    assert plain.defaults.get("fused") in (None, False)
+    assert isinstance(gpu.adamw([p], lr=0.1), torch.optim.AdamW)
     f = lambda x: x + 1  # noqa: E731
     assert gpu.maybe_compile(f) is f
 
