@@ -5,6 +5,9 @@
 
 Values are numbers, or comma lists of numbers (arrays, broadcast together). Only the result's own argument
 names are accepted and values are parsed with ``float`` alone: user text is never evaluated.
+Values outside the result's assumptions (:meth:`bounds.result.Result.check_domain`, e.g. G2 with
+3 rho R sqrt(N) <= B) and values beyond the float range are refused in one line (exit 2), never printed
+as nan/inf.
 """
 from __future__ import annotations
 
@@ -58,32 +61,25 @@ def _parse_assignments(result, items: list[str]) -> dict:
     return out
 
 
-def _check_domain(result, values: dict) -> None:
-    for sym in result.args:
-        vals = values[sym.name] if isinstance(values[sym.name], list) else [values[sym.name]]
-        if sym.is_positive and any(v <= 0 for v in vals):
-            raise UsageError(f"{sym.name} must be > 0")
-        if sym.is_nonnegative and any(v < 0 for v in vals):
-            raise UsageError(f"{sym.name} must be >= 0")
-
-
-
 def _evaluate(args) -> int:
     import numpy as np
 
     from bounds import catalog
     from bounds.cliutil import emit_json
+    from bounds.result import DomainError, FloatRangeError
 
     try:
         result = catalog.get(args.eval)
     except KeyError as exc:
         raise UsageError(str(exc.args[0])) from None
     values = _parse_assignments(result, args.values)
-    _check_domain(result, values)
     lengths = {len(v) for v in values.values() if isinstance(v, list)}
     if len(lengths) > 1:
         raise UsageError(f"comma lists must have the same length, got lengths {sorted(lengths)}")
-    value = result(**values)
+    try:  # the result's assumptions, then a value that is never a silent NaN or inf
+        value = result.checked(**values)
+    except (DomainError, FloatRangeError) as exc:
+        raise UsageError(str(exc)) from None
     if args.json:
         emit_json({"id": result.id, "formula": result.formula_text(), "inputs": values,
                    "value": np.asarray(value).tolist(), "units": result.units})

@@ -23,7 +23,15 @@ class UsageError(ValueError):
 
 
 class OneLineParser(argparse.ArgumentParser):
-    """An ArgumentParser whose errors are one line (no usage dump) and exit with status 2."""
+    """An ArgumentParser whose errors are one line (no usage dump) and exit with status 2.
+
+    Abbreviated long options are refused (``allow_abbrev=False``): with them a typo such as ``--sample 3``
+    would silently become ``--samples 3``.
+    """
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str):  # noqa: D401 - argparse API
         self.exit(2, f"{self.prog}: error: {message}\n")

@@ -76,26 +76,28 @@ def results() -> tuple[Result, ...]:
         ("C2", True, _REF_C2, _A_C2, "SGD with rank-r random projected updates"),
     ):
         dv = _derive(projected)
+        dom = (("r <= D (a rank-r projection of D parameters)", r <= D),) if projected else ()
         out.append(Result(
             id=cid, title=title,
             statement=("the average squared gradient norm over T SGD steps with constant step eta is at most "
                        + ("2D Delta/(r eta T) + beta eta sigma^2" if projected else "2 Delta/(eta T) + beta eta sigma^2")),
             assumptions=assumptions, expr=dv["bound"], args=_args(projected, True), reference=ref,
-            lhs=_LHS, lhs_latex=_LHS_TEX, units="squared gradient norm"))
+            lhs=_LHS, lhs_latex=_LHS_TEX, units="squared gradient norm",
+            domain=dom + (("eta <= 1/beta (constant step)", beta * eta <= 1),)))
         out.append(Result(
             id=f"{cid}.eta_star", title=f"optimal constant step of {cid}",
             statement=f"the step minimizing the {cid} bound: the root of dB/deta = 0, capped at 1/beta",
             assumptions=assumptions, expr=dv["eta_star"], args=_args(projected, False), reference=ref,
-            lhs="eta_star", lhs_latex=r"\eta^*", relation="=", units="step size", derived_from=cid))
+            lhs="eta_star", lhs_latex=r"\eta^*", relation="=", units="step size", derived_from=cid, domain=dom))
         out.append(Result(
             id=f"{cid}.at_eta_star", title=f"{cid} bound at the optimal step",
             statement=f"the {cid} bound evaluated at eta*",
             assumptions=assumptions, expr=dv["at_star"], args=_args(projected, False), reference=ref,
-            lhs=_LHS, lhs_latex=_LHS_TEX, units="squared gradient norm", derived_from=cid))
+            lhs=_LHS, lhs_latex=_LHS_TEX, units="squared gradient norm", derived_from=cid, domain=dom))
         out.append(Result(
             id=f"{cid}.rate", title=f"{cid} rate form",
             statement=(f"an upper bound on the {cid} bound at eta*, slope -1 in T while the noise-free term "
                        "dominates and -1/2 after"),
             assumptions=assumptions, expr=dv["rate"], args=_args(projected, False), reference=ref,
-            lhs=_LHS, lhs_latex=_LHS_TEX, units="squared gradient norm", derived_from=cid))
+            lhs=_LHS, lhs_latex=_LHS_TEX, units="squared gradient norm", derived_from=cid, domain=dom))
     return tuple(out)

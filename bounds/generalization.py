@@ -37,6 +37,8 @@ _REF_G3 = ("Lotfi et al. 2023, 'Non-vacuous generalization bounds for large lang
 _A_IID = "N i.i.d. samples (sequences/documents; tokens inside one sequence are not independent)"
 _A_RANGE = "loss in [0, B] (cross-entropy needs prediction smoothing: B = log(V/alpha))"
 _LHS, _LHS_TEX = "gen_gap", r"R(h) - \hat{R}(h)"
+_D_DELTA = ("delta < 1 (a failure probability)", delta < 1)
+_D_SMOOTH = ("alpha_s <= 1 (a smoothing weight in (0, 1])", alpha_s <= 1)
 
 
 def g2_expr() -> sp.Expr:
@@ -61,24 +63,28 @@ def results() -> tuple[Result, ...]:
                assumptions=(_A_IID, _A_RANGE, "student parameters theta in R^p with ||theta||_2 <= R",
                             "loss rho-Lipschitz in theta", "needs 3 rho R sqrt(N) > B (net finer than the ball)"),
                expr=g2_expr(), args=(B, p, N, rho, R, delta), reference=_REF_G2, lhs=_LHS, lhs_latex=_LHS_TEX,
-               units="nats (same units as B)"),
+               units="nats (same units as B)",
+               domain=(("3 rho R sqrt(N) > B (the net's radius B/(rho sqrt N) must be below 3R)",
+                        3 * rho * R * sp.sqrt(N) > B), _D_DELTA)),
         Result(id="G3", title="Occam / compression bound (non-vacuous)",
                statement=("with probability >= 1-delta, the risk is at most the empirical risk + "
                           "B sqrt((C(h) ln 2 + ln(1/delta))/(2N)) for a hypothesis coded in C(h) bits"),
                assumptions=(_A_IID, _A_RANGE, "C(h) bits of a prefix-free code fixed before seeing the N samples",
                             "distillation: the teacher was trained on data disjoint from the N samples"),
                expr=g3, args=(emp_risk, B, C_bits, N, delta), reference=_REF_G3, lhs="risk",
-               lhs_latex=r"R(h)", units="same units as B and the empirical risk"),
+               lhs_latex=r"R(h)", units="same units as B and the empirical risk",
+               domain=(("emp_risk <= B (the loss lies in [0, B])", emp_risk <= B), _D_DELTA)),
         Result(id="G3.loss_range", title="smoothed cross-entropy upper bound",
                statement="with predictions (1-alpha)p + alpha/V the per-token cross-entropy is at most log(V/alpha) nats",
                assumptions=("prediction smoothing with weight alpha over a vocabulary of V tokens",),
                expr=sp.log(V) - sp.log(alpha_s), args=(V, alpha_s), reference=_REF_G3, lhs="B",
-               lhs_latex="B", relation="=", units="nats", derived_from="G3"),
+               lhs_latex="B", relation="=", units="nats", derived_from="G3", domain=(_D_SMOOTH,)),
         Result(id="G3.loss_range_bits", title="exact range of the smoothed cross-entropy, in bits",
                statement="the smoothed cross-entropy spans log2(1 + (1-alpha)V/alpha) bits (Lotfi et al. 2023)",
                assumptions=("prediction smoothing with weight alpha over a vocabulary of V tokens",),
                expr=sp.log(1 + (1 - alpha_s) * V / alpha_s, 2), args=(V, alpha_s), reference=_REF_G3,
-               lhs="B_bits", lhs_latex=r"B_{\mathrm{bits}}", relation="=", units="bits", derived_from="G3"),
+               lhs="B_bits", lhs_latex=r"B_{\mathrm{bits}}", relation="=", units="bits", derived_from="G3",
+               domain=(_D_SMOOTH,)),
     )
 
 

@@ -69,12 +69,15 @@ def results() -> tuple[Result, ...]:
                assumptions=("(X, Y) jointly Gaussian with non-singular covariance Sigma",
                             "estimated from samples: unstable when samples <~ dim_x + dim_y (shrink)"),
                expr=gmi, args=(logdet_xx, logdet_yy, logdet_joint), reference=_REF_I, lhs="MI",
-               lhs_latex=r"I(X; Y)", relation="=", units="nats"),
+               lhs_latex=r"I(X; Y)", relation="=", units="nats",
+               domain=(("logdet_joint <= logdet_xx + logdet_yy (Fischer's inequality: else Sigma is no covariance)",
+                        logdet_joint <= logdet_xx + logdet_yy),)),
         Result(id="GaussianMI.corr", title="Gaussian MI of one canonical pair",
                statement="a canonical pair with correlation rho carries -(1/2) log(1 - rho^2) nats; I is the sum over pairs",
                assumptions=("(X, Y) jointly Gaussian", "0 < rho < 1"),
                expr=gmi_corr, args=(corr,), reference=_REF_I, lhs="MI", lhs_latex=r"I", relation="=",
-               units="nats", derived_from="GaussianMI"),
+               units="nats", derived_from="GaussianMI",
+               domain=(("corr < 1 (a correlation; at 1 the MI is infinite)", corr < 1),)),
     )
 
 

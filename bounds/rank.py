@@ -28,6 +28,7 @@ _A_POWER = ("teacher spectrum follows a power law sigma_k^2 = s k^(-2 alpha) wit
             "(tail approximated by its integral)")
 _A_VAR = "variance term V(r, N) = c r^a N^(-b) (a rate form of THEORY G with constant c)"
 _A_ADD = "risk is additive: E(r, N) = A(r) + V(r, N)"
+_D_ALPHA = (("alpha > 1/2 (the power-law tail must converge)", alpha > sp.Rational(1, 2)),)
 
 
 def _rational(form: str) -> tuple[sp.Rational, sp.Rational]:
@@ -71,7 +72,7 @@ def results() -> tuple[Result, ...]:
                statement="the rank minimizing s r^(1-2 alpha)/(2 alpha-1) + c r^a N^(-b) is (s N^b/(a c))^(1/(2 alpha-1+a))",
                assumptions=(_A_POWER, _A_VAR, _A_ADD, "r treated as continuous; round to the better neighbour"),
                expr=dv["r_star"], args=(s, c, alpha, a, b, N), reference=_REF, lhs="r_star", lhs_latex="r^*",
-               relation="=", units="rank"),
+               relation="=", units="rank", domain=_D_ALPHA),
         Result(id="R2", title="budget rank",
                statement="the largest rank whose variance term c r^a N^(-b) stays within a budget epsilon",
                assumptions=(_A_VAR, "a fixed variance (generalization) budget epsilon"),
@@ -85,11 +86,11 @@ def results() -> tuple[Result, ...]:
         Result(id="R.risk", title="power-law risk model",
                statement="the risk model E(r, N) = s r^(1-2 alpha)/(2 alpha-1) + c r^a N^(-b)",
                assumptions=(_A_POWER, _A_VAR, _A_ADD), expr=dv["risk"], args=(s, c, alpha, a, b, N, r),
-               reference=_REF, lhs="E", lhs_latex="E(r, N)", relation="=", derived_from="R1"),
+               reference=_REF, lhs="E", lhs_latex="E(r, N)", relation="=", derived_from="R1", domain=_D_ALPHA),
         Result(id="R1.gamma", title="exponent of r* in N",
                statement="r* grows as N^gamma with gamma = d log r*/d log N",
                assumptions=(_A_POWER, _A_VAR, _A_ADD), expr=dv["gamma"], args=(alpha, a, b), reference=_REF,
-               lhs="gamma", lhs_latex=r"\gamma", relation="=", derived_from="R1"),
+               lhs="gamma", lhs_latex=r"\gamma", relation="=", derived_from="R1", domain=_D_ALPHA),
         Result(id="R1.alpha_half", title="spectrum exponent giving the seed's r* ~ sqrt(N)",
                statement="the alpha at which gamma = 1/2, for a rate form (a, b)",
                assumptions=(_A_POWER, _A_VAR, _A_ADD, "needs alpha > 1/2 to be admissible"),

@@ -6,6 +6,12 @@ arguments named like its symbols; numpy arrays broadcast::
 
     G2 = bounds.catalog.get("G2")
     G2(B=5.5, p=np.array([1e3, 1e6]), N=1e4, rho=1.0, R=10.0, delta=0.05)
+
+The compiled evaluator is plain numpy: outside a result's assumptions it may return NaN (e.g. G2's square
+root of a negative number when :math:`3\\rho R\\sqrt N \\le B`). :meth:`Result.check_domain` names the violated
+assumption instead (the symbols' own domains, positive / non-negative / finite, and the result's ``domain``
+conditions, decided at 40 digits with an unbounded exponent so that huge or tiny inputs cannot flip them);
+:meth:`Result.checked` is ``check_domain`` + evaluation that never returns NaN or inf silently.
 """
 from __future__ import annotations
 
@@ -19,6 +25,19 @@ from sympy.printing.latex import LatexPrinter
 from bounds.symbols import LATEX_NAMES
 
 _RELATIONS = {"<=": r"\le", ">=": r"\ge", "=": "="}
+_DPS = 40  # mpmath digits for domain conditions and the exact fallback of :meth:`Result.checked`
+
+
+class DomainError(ValueError):
+    """Arguments outside a result's assumptions (or where its value is not a real number); one-line message."""
+
+
+class FloatRangeError(OverflowError):
+    """The exact value is a real number but beyond the float range (|x| > 1.8e308); one-line message."""
+
+
+def _fmt_point(names, values) -> str:
+    return ", ".join(f"{n}={float(v):g}" for n, v in zip(names, values))
 
 
 class _Latex(LatexPrinter):
@@ -50,6 +69,9 @@ class Result:
     relation: str = "<="
     units: str = ""
     derived_from: str | None = None
+    #: conditions beyond the symbols' own domains, as (words, sympy relational in ``args``), e.g.
+    #: ``("3 rho R sqrt(N) > B", 3*rho*R*sqrt(N) > B)``; checked by :meth:`check_domain`
+    domain: tuple = ()
 
     def __post_init__(self):
         if self.relation not in _RELATIONS:
@@ -61,6 +83,9 @@ class Result:
         names = [a.name for a in self.args]
         if len(set(names)) != len(names):
             raise ValueError(f"{self.id}: duplicate argument names {names}")
+        for text, cond in self.domain:
+            if not isinstance(cond, sp.core.relational.Relational) or not cond.free_symbols <= set(self.args):
+                raise ValueError(f"{self.id}: domain condition {text!r} must be a relation in its args")
 
     @property
     def arg_names(self) -> tuple[str, ...]:
@@ -98,6 +123,102 @@ class Result:
         shape = np.broadcast_shapes(*(v.shape for v in vals)) if vals else ()
         out = np.broadcast_to(out, shape).copy() if out.shape != shape else out
         return float(out) if out.ndim == 0 else out
+
+    @cached_property
+    def _mp_domain(self):
+        """Each domain condition as (words, mpmath function of args giving lhs - rhs, relation class)."""
+        return [(text, sp.lambdify(self.args, cond.lhs - cond.rhs, "mpmath"), type(cond))
+                for text, cond in self.domain]
+
+    @cached_property
+    def _mp_evaluator(self):
+        return sp.lambdify(self.args, self.expr, "mpmath")
+
+    def _grid(self, kwargs: dict):
+        """(broadcast arrays of every argument, shape) for element-wise checks."""
+        vals = [np.asarray(v, dtype=float) for v in self._values(kwargs)]
+        shape = np.broadcast_shapes(*(v.shape for v in vals)) if vals else ()
+        return [np.broadcast_to(v, shape) for v in vals], shape
+
+    def _where(self, grid, idx, shape) -> str:
+        at = f" (element {idx[0] if len(idx) == 1 else idx})" if shape else ""
+        return f"{_fmt_point(self.arg_names, [g[idx] for g in grid])}{at}"
+
+    def domain_violation(self, **kwargs) -> str | None:
+        """One line naming the first assumption the arguments violate, or ``None`` when they satisfy all.
+
+        Checked: every value finite; the symbols' domains (``positive`` -> > 0, ``nonnegative`` -> >= 0); then
+        the result's ``domain`` conditions, at 40 digits with mpmath's unbounded exponent (exact for the
+        binary inputs up to rounding far below float precision), element by element for arrays.
+        """
+        import mpmath
+
+        grid, shape = self._grid(kwargs)
+        for sym, vals in zip(self.args, grid):
+            checks = [(~np.isfinite(vals), "finite")]
+            if sym.is_positive:
+                checks.append((vals <= 0, "> 0"))
+            elif sym.is_nonnegative:
+                checks.append((vals < 0, ">= 0"))
+            for bad, need in checks:
+                if np.any(bad):
+                    idx = tuple(np.argwhere(bad)[0])
+                    at = f" (element {idx[0] if len(idx) == 1 else idx})" if shape else ""
+                    return f"{self.id} needs {sym.name} {need}, got {sym.name}={float(vals[idx]):g}{at}"
+        for text, fn, rel in self._mp_domain:
+            with mpmath.workdps(_DPS):
+                for idx in np.ndindex(*shape):
+                    diff = fn(*[mpmath.mpf(float(g[idx])) for g in grid])
+                    ok = {sp.StrictGreaterThan: diff > 0, sp.GreaterThan: diff >= 0,
+                          sp.StrictLessThan: diff < 0, sp.LessThan: diff <= 0}.get(rel)
+                    if ok is None:
+                        raise TypeError(f"{self.id}: unsupported relation in domain condition {text!r}")
+                    if not ok:
+                        return f"{self.id} needs {text}; violated at {self._where(grid, idx, shape)}"
+        return None
+
+    def check_domain(self, **kwargs) -> None:
+        """Raise :class:`DomainError` (one line naming the violated assumption) unless the arguments satisfy
+        the result's assumptions; see :meth:`domain_violation`."""
+        reason = self.domain_violation(**kwargs)
+        if reason is not None:
+            raise DomainError(reason)
+
+    def checked(self, **kwargs):
+        """:meth:`check_domain`, then the value; never a silent NaN or inf.
+
+        Where the float evaluator gives NaN or +-inf, the element is recomputed at 40 digits through mpmath
+        (unbounded exponent): a real value inside the float range replaces it; a value that is not real raises
+        :class:`DomainError` (listing the assumptions), one beyond the float range :class:`FloatRangeError`.
+        """
+        import mpmath
+
+        self.check_domain(**kwargs)
+        value = self(**kwargs)
+        out = np.atleast_1d(np.asarray(value, dtype=float)).copy()
+        bad = ~np.isfinite(out)
+        if not bad.any():
+            return value
+        grid, shape = self._grid(kwargs)
+        flat_grid = [np.atleast_1d(g) for g in grid]
+        for idx in zip(*np.nonzero(bad)):
+            with mpmath.workdps(_DPS):
+                try:
+                    exact = self._mp_evaluator(*[mpmath.mpf(float(g[idx])) for g in flat_grid])
+                except (ZeroDivisionError, ValueError, TypeError):
+                    exact = mpmath.nan
+                if isinstance(exact, mpmath.mpc):
+                    exact = exact.real if exact.imag == 0 else mpmath.nan
+                exact = mpmath.mpf(exact)
+            where = self._where(flat_grid, idx, shape)
+            if mpmath.isnan(exact):
+                raise DomainError(f"{self.id} is undefined (not a real number) at {where}; its assumptions: "
+                                  + "; ".join(self.assumptions))
+            if mpmath.isinf(exact) or abs(exact) > np.finfo(float).max:
+                raise FloatRangeError(f"{self.id} = {mpmath.nstr(exact, 6)} at {where}: beyond the float range "
+                                      "(|x| > 1.8e308)")
+            out[idx] = float(exact)
+        return float(out[0]) if not shape else out.reshape(shape)
 
     def evalf(self, precision: int = 30, **kwargs) -> float:
         """Reference value by substitution and ``evalf`` (slow; for tests and spot checks, never in loops)."""

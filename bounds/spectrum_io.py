@@ -166,12 +166,14 @@ def read_spectrum(path, tensor: str | None = None, module: str | None = None) ->
             arr, name = _read_safetensors(path, tensor or module)
             return _to_spectrum(arr, f"{path}:{name}")
         elif ext in (".pt", ".pth", ".bin"):
-            from empirical.weights_io import load_tensor
+            from empirical.weights_io import WeightsFileError, load_tensor
 
             try:
                 arr = load_tensor(path, tensor or module)
-            except KeyError as exc:
+            except KeyError as exc:  # only an unknown or ambiguous tensor name (weights_io's contract)
                 raise UsageError(str(exc).strip("'\"")) from None
+            except WeightsFileError as exc:  # its message names the file and the reason
+                raise UsageError(str(exc)) from None
         else:
             raise UsageError(f"{path}: unknown spectrum format {ext or '(no extension)'}; "
                              "use .npy, .txt, .csv, .safetensors, .pt or a model folder")

@@ -97,3 +97,36 @@ def test_missing_unreadable_unknown(tmp_path):
     (tmp_path / "junk.safetensors").write_bytes(b"\x00" * 4)
     with pytest.raises(UsageError, match="safetensors"):
         read_spectrum(tmp_path / "junk.safetensors")
+
+
+def test_pt_read_failures_name_the_file_and_are_not_key_errors(tmp_path):
+    """Every torch.load failure becomes WeightsFileError naming the file (B4: a text file named .pt used to be
+    reported as '101', the KeyError of a pickle opcode); only a bad tensor name is a KeyError."""
+    import io
+    import os
+    import pickle
+
+    torch = pytest.importorskip("torch")
+    from empirical.weights_io import WeightsFileError, load_tensor
+
+    class Evil:
+        def __reduce__(self):
+            return (os.system, ("true",))
+
+    buf = io.BytesIO()
+    torch.save({"w": torch.eye(3)}, buf)
+    files = {"text.pt": b"hello, this is not a checkpoint\n", "empty.pt": b"",
+             "trunc.pt": buf.getvalue()[: len(buf.getvalue()) // 2], "evil.pt": pickle.dumps(Evil(), protocol=2)}
+    for name, blob in files.items():
+        (tmp_path / name).write_bytes(blob)
+        with pytest.raises(WeightsFileError, match=name):
+            load_tensor(tmp_path / name)
+        with pytest.raises(UsageError, match=name) as info:
+            read_spectrum(tmp_path / name)
+        assert "not a PyTorch weights file" in str(info.value) or "weights_only" in str(info.value)
+    torch.save({"a": torch.eye(3), "b": torch.eye(4)}, tmp_path / "two.pt")
+    with pytest.raises(KeyError, match="zz"):
+        load_tensor(tmp_path / "two.pt", "zz")
+    torch.save({"lr": 0.1}, tmp_path / "none.pt")
+    with pytest.raises(WeightsFileError, match="no tensors"):
+        load_tensor(tmp_path / "none.pt")

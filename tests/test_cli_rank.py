@@ -97,3 +97,11 @@ def test_bad_input_exits_2_with_one_line(argv, bad_files):
     assert "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1 and proc.stderr.startswith("lrkd rank")
     assert proc.stdout == ""
+
+
+def test_abbreviated_flags_are_refused():
+    """B3: with argparse's allow_abbrev a typo '--sample 3' silently replaced '--samples 100'."""
+    proc = run_lrkd("rank", "--samples", "100", "--shape", "8", "8", "--alpha", "1", "--sample", "3")
+    assert proc.returncode == 2 and "--sample" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    proc = run_lrkd("rank", "--samp", "100", "--shape", "8", "8")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
