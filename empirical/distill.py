@@ -25,7 +25,7 @@ from bounds.cliutil import UsageError
 from . import measure
 from .config import CLONE_TERMS, DistillConfig, config_hash, to_dict
 from .data import make_splits
-from .device import autocast, resolve_device
+from .device import autocast, make_adamw, resolve_device
 from .losses import forward_kl, forward_kl_from_stats, loss_range, teacher_kl_stats
 from .lrc import LRCStudent
 from .store import ResultStore
@@ -210,7 +210,7 @@ def _run_group(cfgs: list[DistillConfig], store, verbose) -> list[dict]:
         return _objective(student, probe_tok, probe_idx, targets, base, terms)
 
     if base.optimizer == "adamw":
-        opt = torch.optim.AdamW(params, lr=base.lr, weight_decay=base.weight_decay)
+        opt = make_adamw(params, lr=base.lr, weight_decay=base.weight_decay)
     else:
         opt = torch.optim.SGD(params, lr=base.lr, momentum=base.momentum, weight_decay=base.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(

@@ -37,8 +37,14 @@ def math_attention():
 
 
 def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
-    r""":math:`x / \sqrt{\mathrm{mean}(x^2) + \epsilon} \odot w` over the last dimension."""
+    r""":math:`x / \sqrt{\mathrm{mean}(x^2) + \epsilon} \odot w` over the last dimension (torch's fused
+    ``F.rms_norm`` when available and the weight is a plain vector)."""
+    if _HAS_RMS_NORM and weight.dim() == 1:
+        return F.rms_norm(x, (x.shape[-1],), weight, eps)
     return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps) * weight
+
+
+_HAS_RMS_NORM = hasattr(F, "rms_norm")
 
 
 def rope_tables(context: int, head_dim: int, base: float, device=None, dtype=torch.float32):
@@ -88,7 +94,8 @@ def attention(xn, wq, wk, wv, cfg: TeacherConfig, cos, sin):
     """
     lead, T = xn.shape[:-2], xn.shape[-2]
     H, Hk, hd = cfg.n_heads, cfg.n_kv_heads, cfg.hd
-    q, k, v = linear(xn, wq), linear(xn, wk), linear(xn, wv)
+    # one fused matmul for q, k, v (weights concatenated along their output dimension)
+    q, k, v = linear(xn, torch.cat([wq, wk, wv], dim=-2)).split([H * hd, Hk * hd, Hk * hd], dim=-1)
     qh = apply_rope(q.reshape(-1, T, H, hd).transpose(1, 2), cos[:T], sin[:T])
     kh = apply_rope(k.reshape(-1, T, Hk, hd).transpose(1, 2), cos[:T], sin[:T])
     vh = v.reshape(-1, T, Hk, hd).transpose(1, 2)
@@ -116,7 +123,7 @@ def decoder_forward(tokens, emb, layers, final_norm, lm_head, cfg: TeacherConfig
         q, k, v, a = attention(xn, w["q"], w["k"], w["v"], cfg, cos, sin)
         x = x + linear(a, w["o"])
         xn = rms_norm(x, norm_weight(w["ffn_norm"], x), cfg.norm_eps)
-        g, u = linear(xn, w["gate"]), linear(xn, w["up"])
+        g, u = linear(xn, torch.cat([w["gate"], w["up"]], dim=-2)).chunk(2, dim=-1)
         f = linear(F.silu(g) * u, w["down"])
         x = x + f
         if capture is not None:

@@ -33,7 +33,7 @@ from bounds.cliutil import UsageError
 from . import measure
 from .config import CLONE_TERMS, DistillConfig, TeacherTrainConfig, config_hash, package_version, to_dict
 from .data import make_splits
-from .device import autocast, resolve_device
+from .device import autocast, make_adamw, resolve_device
 from .losses import cross_entropy, forward_kl, loss_range, smoothed_cross_entropy
 from .lrc import LRCStudent
 from .store import ResultStore
@@ -97,7 +97,7 @@ def train_teacher(cfg: TeacherTrainConfig) -> tuple[Decoder, dict]:
     model = Decoder(cfg.model, generator=g).to(dev)
     decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
     no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
+    opt = make_adamw([{"params": decay, "weight_decay": cfg.weight_decay},
                              {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr, betas=(0.9, 0.95))
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, cfg.steps, cfg.warmup_frac))
     data = splits.teacher

@@ -1,0 +1,330 @@
+"""``lrkd bench``: performance benchmarks, each reported against a baseline measured in the same run.
+
+A registry (:data:`BENCHMARKS`) maps a name to a function ``fn(ctx) -> dict`` or to a dotted path
+``"module:function"`` imported on use (other packages add theirs this way; the function is called with the
+keyword arguments it accepts among ``device`` and ``quick``). ``ctx`` carries the device, repeat count and the
+results so far (``teacher`` and ``lrc`` read ``matmul``'s peak). All timings are medians over repeated steps,
+interleaved with their baseline, because the machine is noisy.
+
+- ``matmul``: fp32 peak of a large square ``torch.matmul`` (bf16 on CUDA).
+- ``teacher``: training step of the default teacher (batch 32): tokens/s, FLOP/s (empirical.mfu's count) as a
+  fraction of the matmul peak, and ``torch.nn.TransformerEncoder`` (pre-norm, causal, same width, depth,
+  heads, FFN width, embedding + tied head) as the in-run baseline: ``speedup_vs_torch_baseline``.
+- ``lrc``: one LRC distillation step (rank 16, cached teacher targets as in a real run) per token against the
+  teacher step per token: ``time_per_token_vs_teacher``; also 4 stacked students per student.
+- ``memory``: peak RSS of quick-preset-sized distillation runs, each in a fresh subprocess.
+- ``run`` (not in the default set): wall time of a full default distillation run, alone and 4 stacked.
+- ``ksg``: the MI estimator benchmark of empirical.mi.bench.
+"""
+from __future__ import annotations
+
+from bounds.cliutil import positive_int
+
+DEFAULT = ("matmul", "teacher", "lrc", "memory", "ksg")
+
+
+def _median(xs):
+    xs = sorted(xs)
+    n = len(xs)
+    return xs[n // 2] if n % 2 else 0.5 * (xs[n // 2 - 1] + xs[n // 2])
+
+
+def _sync(dev):
+    import torch
+    if dev.type == "cuda":
+        torch.cuda.synchronize(dev)
+
+
+def _time_interleaved(fns: dict, dev, repeats: int, warmup: int = 3) -> dict:
+    """Median seconds per call of each fn, calls interleaved round-robin."""
+    import time
+    for f in fns.values():
+        for _ in range(warmup):
+            f()
+    times = {k: [] for k in fns}
+    for _ in range(repeats):
+        for k, f in fns.items():
+            _sync(dev)
+            t0 = time.perf_counter()
+            f()
+            _sync(dev)
+            times[k].append(time.perf_counter() - t0)
+    return {k: _median(v) for k, v in times.items()}
+
+
+# ------------------------------------------------------------------------------------------ benchmarks
+
+def bench_matmul(ctx) -> dict:
+    """Peak matmul FLOP/s (median of several n×n products)."""
+    from .mfu import matmul_peak
+    dev = ctx["dev"]
+    n = 8192 if dev.type == "cuda" else 2048
+    runs = [matmul_peak(dev, n, iters=3) for _ in range(max(3, ctx["repeats"] // 4))]
+    return {"n": n, "dtype": runs[0]["dtype"], "flops_per_s": _median([r["flops_per_s"] for r in runs])}
+
+
+def _teacher_setup(dev, cfg, batch):
+    import torch
+
+    from .losses import cross_entropy
+    from .teacher import Decoder
+    model = Decoder(cfg, torch.Generator().manual_seed(0)).to(dev)
+    from .device import autocast, make_adamw
+    opt = make_adamw(model.parameters(), lr=1e-3)
+    tok = torch.randint(0, cfg.vocab, (batch, cfg.context + 1), generator=torch.Generator().manual_seed(1)).to(dev)
+
+    def step():
+        with autocast(dev):
+            logits = model(tok[:, :-1])
+        loss = cross_entropy(logits, tok[:, 1:])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+    return step
+
+
+def _baseline_setup(dev, cfg, batch):
+    import torch
+    from torch import nn
+
+    from .device import autocast
+
+    class Baseline(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.emb = nn.Embedding(cfg.vocab, cfg.d_model)
+            layer = nn.TransformerEncoderLayer(cfg.d_model, cfg.n_heads, dim_feedforward=cfg.d_ff, dropout=0.0,
+                                               activation="gelu", batch_first=True, norm_first=True)
+            self.enc = nn.TransformerEncoder(layer, cfg.n_layers, enable_nested_tensor=False)
+            self.norm = nn.LayerNorm(cfg.d_model)
+
+        def forward(self, x, mask):
+            h = self.enc(self.emb(x), mask=mask, is_causal=True)
+            return self.norm(h) @ self.emb.weight.T
+
+    torch.manual_seed(0)
+    model = Baseline().to(dev)
+    from .device import make_adamw
+    opt = make_adamw(model.parameters(), lr=1e-3)
+    tok = torch.randint(0, cfg.vocab, (batch, cfg.context + 1), generator=torch.Generator().manual_seed(1)).to(dev)
+    mask = nn.Transformer.generate_square_subsequent_mask(cfg.context, device=dev)
+
+    def step():
+        with autocast(dev):
+            logits = model(tok[:, :-1], mask)
+        loss = nn.functional.cross_entropy(logits.float().reshape(-1, cfg.vocab), tok[:, 1:].reshape(-1))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+    return step
+
+
+def bench_teacher(ctx) -> dict:
+    """Teacher training throughput vs the matmul peak and vs torch.nn.TransformerEncoder."""
+    from .config import TeacherConfig
+    from .mfu import teacher_step_flops
+    dev, B = ctx["dev"], 32
+    cfg = TeacherConfig()
+    t = _time_interleaved({"teacher": _teacher_setup(dev, cfg, B), "baseline": _baseline_setup(dev, cfg, B)},
+                          dev, ctx["repeats"])
+    flops = teacher_step_flops(cfg, B)
+    peak = ctx["results"].get("matmul", {}).get("flops_per_s")
+    tokens = B * cfg.context
+    return {"config": {"d_model": cfg.d_model, "n_layers": cfg.n_layers, "n_heads": cfg.n_heads,
+                       "d_ff": cfg.d_ff, "context": cfg.context, "batch": B},
+            "step_s": t["teacher"], "tokens_per_s": tokens / t["teacher"], "flops_per_step": flops,
+            "flops_per_s": flops / t["teacher"], "fraction_of_peak": (flops / t["teacher"] / peak) if peak else None,
+            "torch_baseline_step_s": t["baseline"], "torch_baseline_tokens_per_s": tokens / t["baseline"],
+            "speedup_vs_torch_baseline": t["baseline"] / t["teacher"],
+            "time_per_token_s": t["teacher"] / tokens}
+
+
+def _lrc_setup(dev, cfg, rank, batch, n_students, n_pool=512):
+    import torch
+
+    from .config import CLONE_TERMS, DistillConfig
+    from .distill import _objective, _per_student_clip, _Targets
+    from .lrc import LRCStudent
+    from .teacher import Decoder
+    teacher = Decoder(cfg, torch.Generator().manual_seed(0)).to(dev).eval()
+    student = LRCStudent(teacher, rank, seeds=list(range(n_students))).to(dev)
+    params = student.trainable_parameters()
+    from .device import make_adamw
+    opt = make_adamw(params, lr=1e-3)
+    pool = torch.randint(0, cfg.vocab, (n_pool, cfg.context + 1), generator=torch.Generator().manual_seed(2))
+    dc = DistillConfig(rank=rank)
+    targets = _Targets(student, pool, CLONE_TERMS, dc.tau, budget_mb=dc.teacher_cache_max_mb, dev=dev)
+    g = torch.Generator().manual_seed(3)
+    pool_dev = pool.to(dev)
+
+    def step():
+        idx = torch.randint(n_pool, (n_students, batch), generator=g)
+        obj = _objective(student, pool_dev[idx.to(dev)], idx, targets, dc, CLONE_TERMS)[0]
+        opt.zero_grad(set_to_none=True)
+        obj.sum().backward()
+        _per_student_clip(params, 1.0)
+        opt.step()
+    return step, targets.cached
+
+
+def bench_lrc(ctx) -> dict:
+    """LRC step time per token (rank 16, 1 and 4 stacked students) vs the teacher step per token."""
+    from .config import TeacherConfig
+    dev, B, r = ctx["dev"], 32, 16
+    cfg = TeacherConfig()
+    one, cached = _lrc_setup(dev, cfg, r, B, 1)
+    four, _ = _lrc_setup(dev, cfg, r, B, 4)
+    t = _time_interleaved({"teacher": _teacher_setup(dev, cfg, B), "lrc": one, "lrc4": four}, dev, ctx["repeats"])
+    tokens = B * cfg.context
+    return {"rank": r, "batch": B, "teacher_targets_cached": cached, "teacher_step_s": t["teacher"],
+            "lrc_step_s": t["lrc"], "lrc_stacked4_step_s": t["lrc4"],
+            "time_per_token_vs_teacher": t["lrc"] / t["teacher"],
+            "stacked4_time_per_token_per_student_vs_teacher": t["lrc4"] / 4 / t["teacher"],
+            "lrc_tokens_per_s": tokens / t["lrc"]}
+
+
+_MEM_SNIPPET = r"""
+import json, os, resource, sys, time, dataclasses
+import torch
+from empirical.config import DistillConfig, TeacherTrainConfig
+from empirical.store import ResultStore
+from empirical.train import distill
+tc = TeacherTrainConfig(steps=20, device=sys.argv[3])
+cfg = DistillConfig(teacher=tc, rank=int(sys.argv[1]), samples=int(sys.argv[2]), steps=20, device=sys.argv[3])
+t0 = time.perf_counter()
+rec = distill(cfg, store=ResultStore(sys.argv[4]))
+print(json.dumps({"peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "wall_s": time.perf_counter() - t0, "teacher_targets_cached": rec["teacher_targets_cached"]}))
+"""
+
+
+def bench_memory(ctx) -> dict:
+    """Peak RSS (MiB) of quick-preset-sized runs (default teacher, 20 steps), each in a fresh process."""
+    import json
+    import subprocess
+    import sys
+    import tempfile
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for r, n in [(32, 512), (32, 2048)]:
+            proc = subprocess.run([sys.executable, "-c", _MEM_SNIPPET, str(r), str(n), ctx["device"], tmp],
+                                  capture_output=True, text=True, timeout=1800)
+            if proc.returncode != 0:
+                out[f"r{r}_N{n}"] = {"error": proc.stderr.strip().splitlines()[-1:]}
+                continue
+            out[f"r{r}_N{n}"] = json.loads(proc.stdout.strip().splitlines()[-1])
+    peaks = [v["peak_rss_mib"] for v in out.values() if "peak_rss_mib" in v]
+    out["max_peak_rss_mib"] = max(peaks) if peaks else None
+    out["under_2GiB"] = bool(peaks) and max(peaks) < 2048
+    return out
+
+
+def bench_run(ctx) -> dict:
+    """Wall time of a full default distillation run (r=16, N=512, 400 steps), alone and 4 stacked seeds."""
+    import dataclasses
+    import time
+
+    from .config import DistillConfig, TeacherTrainConfig
+    from .train import distill_many, get_teacher
+    tc = TeacherTrainConfig(device=ctx["device"])
+    get_teacher(tc)
+    base = DistillConfig(teacher=tc, device=ctx["device"])
+    t0 = time.perf_counter()
+    distill_many([base])
+    one = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    recs = distill_many([dataclasses.replace(base, seed=s) for s in range(4)])
+    four = time.perf_counter() - t0
+    return {"one_run_s": one, "four_stacked_s": four, "per_run_stacked_s": four / 4,
+            "timing_one": recs[0]["timing_group"]}
+
+
+BENCHMARKS = {
+    "matmul": bench_matmul,
+    "teacher": bench_teacher,
+    "lrc": bench_lrc,
+    "memory": bench_memory,
+    "run": bench_run,
+    "ksg": "empirical.mi.bench:run",
+    "mfu": "empirical.mfu:run",
+}
+
+
+def _resolve(entry):
+    if callable(entry):
+        return entry, True
+    import importlib
+    mod, fn = entry.split(":")
+    return getattr(importlib.import_module(mod), fn), False
+
+
+def configure(parser) -> None:
+    """Arguments of ``lrkd bench``."""
+    parser.add_argument("--json", action="store_true", help="print all results as JSON")
+    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    parser.add_argument("--only", action="append", default=None, metavar="NAME",
+                        help=f"run only these benchmarks (repeatable or comma list; choices: {', '.join(BENCHMARKS)})")
+    parser.add_argument("--repeats", type=positive_int, default=15, help="timed steps per measurement (median)")
+    parser.add_argument("--threads", type=positive_int, default=None, help="CPU threads (default: torch's)")
+
+
+def run(args) -> int:
+    """Run the chosen benchmarks and print their headline ratios (or everything as JSON)."""
+    import inspect
+
+    from bounds.cliutil import UsageError, emit_json
+    names = list(DEFAULT) if not args.only else [n.strip() for o in args.only for n in o.split(",") if n.strip()]
+    bad = [n for n in names if n not in BENCHMARKS]
+    if bad:
+        raise UsageError(f"unknown benchmark(s) {', '.join(bad)}; choose from {', '.join(BENCHMARKS)}")
+    import torch
+
+    from .device import resolve_device
+    dev = resolve_device(args.device)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    ctx = {"dev": dev, "device": dev.type, "repeats": args.repeats, "results": {}}
+    if ("teacher" in names or "lrc" in names) and "matmul" not in names:
+        names.insert(0, "matmul")
+    results = ctx["results"]
+    results["_meta"] = {"device": str(dev), "threads": torch.get_num_threads(), "torch": torch.__version__,
+                        "repeats": args.repeats}
+    for name in names:
+        fn, native = _resolve(BENCHMARKS[name])
+        try:
+            if native:
+                results[name] = fn(ctx)
+            else:
+                params = inspect.signature(fn).parameters
+                kw = {k: v for k, v in (("device", ctx["device"]),) if k in params}
+                results[name] = fn(**kw)
+        except ImportError as exc:
+            results[name] = {"skipped": f"not available: {exc}"}
+        if not args.json:
+            print(f"[{name}] " + _headline(name, results[name]), flush=True)
+    if args.json:
+        emit_json(results)
+    return 0
+
+
+def _headline(name: str, r: dict) -> str:
+    def f(x, spec=".3g"):
+        return "n/a" if x is None else format(x, spec)
+    if "skipped" in r or "error" in r:
+        return str(r)
+    if name == "matmul":
+        return f"peak {f(r['flops_per_s'] / 1e9)} GFLOP/s ({r['dtype']}, n={r['n']})"
+    if name == "teacher":
+        return (f"{f(r['tokens_per_s'], '.0f')} tokens/s, {f(r['flops_per_s'] / 1e9)} GFLOP/s = "
+                f"{f(r['fraction_of_peak'], '.1%')} of peak; torch TransformerEncoder "
+                f"{f(r['torch_baseline_tokens_per_s'], '.0f')} tokens/s -> speedup {f(r['speedup_vs_torch_baseline'])}x")
+    if name == "lrc":
+        return (f"LRC step / teacher step per token = {f(r['time_per_token_vs_teacher'])} "
+                f"(4 stacked: {f(r['stacked4_time_per_token_per_student_vs_teacher'])} per student)")
+    if name == "memory":
+        return f"peak RSS {f(r.get('max_peak_rss_mib'), '.0f')} MiB (under 2 GiB: {r.get('under_2GiB')})"
+    if name == "run":
+        return f"full run {f(r['one_run_s'])} s alone, {f(r['per_run_stacked_s'])} s per run when 4 are stacked"
+    return ", ".join(f"{k}={v}" for k, v in list(r.items())[:6] if not isinstance(v, (dict, list)))
