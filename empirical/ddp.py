@@ -41,6 +41,11 @@ def world() -> tuple[int, int, int]:
     return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("LOCAL_RANK", 0))
 
 
+def is_distributed() -> bool:
+    """True when launched by torchrun with more than one process (``WORLD_SIZE`` > 1)."""
+    return world()[1] > 1
+
+
 def shard_bounds(global_batch: int, world_size: int, rank: int) -> tuple[int, int]:
     """Rows ``[lo, hi)`` of the global batch that process ``rank`` trains on; raises ValueError unless
     ``global_batch`` is divisible by ``world_size``."""
@@ -103,9 +108,11 @@ def _wrap(module, dev):
 
 # ------------------------------------------------------------------------------------------- teacher
 
-def train_teacher_ddp(cfg) -> dict:
+def train_teacher_ddp(cfg, store=None) -> dict:
     """Train the teacher of ``cfg`` (a :class:`empirical.config.TeacherTrainConfig`) data-parallel; returns
-    ``{"record": ..., "state": state_dict}`` on every process (the same on all of them).
+    ``{"record": ..., "state": state_dict}`` on every process (the same on all of them). With ``store`` (an
+    :class:`empirical.store.ResultStore`) process 0 stores it under the config's key, exactly where
+    :func:`empirical.train.get_teacher` looks, unless a teacher is already stored there.
 
     Same initialisation, batch stream, AdamW groups, schedule and clipping as
     :func:`empirical.train.train_teacher`; the loss trajectory is the all-reduced global-batch loss.
@@ -156,9 +163,15 @@ def train_teacher_ddp(cfg) -> dict:
               "versions": versions(), "device": str(dev), "status": "ok", "failure_reason": None,
               "world_size": ws, "wall_s": time.perf_counter() - t0, "train_s": train_s,
               "tokens_per_s": cfg.steps * cfg.batch_size * cfg.model.context / train_s,
-              "params": model.num_params(), "test_loss": held,
+              "params": model.num_params(), "teacher_sequences": int(data.shape[0]), "test_loss": held,
+              "train_loss_last": sum(losses[-20:]) / max(1, len(losses[-20:])),
               "trajectory": {"step": list(range(cfg.steps)), "train_loss": losses}}
-    return {"record": record, "state": {k: v.detach().cpu() for k, v in model.state_dict().items()}}
+    state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+    if store is not None and rank == 0:
+        from .locking import run_once
+
+        record = run_once(store, record["config_hash"], lambda: (record, state))[0]
+    return {"record": record, "state": state}
 
 
 # ------------------------------------------------------------------------------------------- distillation
@@ -261,6 +274,9 @@ def _parser() -> argparse.ArgumentParser:
         s.add_argument("--lr", type=positive_float, default=None)
         s.add_argument("--seed", type=int, default=0)
         s.add_argument("--out", default=None, help="write the record as JSON here (process 0)")
+        s.add_argument("--cache", default=None, help="result store (default $LRKD_CACHE or ~/.cache/lrkd): the "
+                       "teacher is read from it (distill) and, with --store, written to it (teacher)")
+        s.add_argument("--store", action="store_true", help="teacher: store the trained teacher in --cache")
         if name == "distill":
             s.add_argument("--rank", type=positive_int, default=16)
             s.add_argument("--samples", type=positive_int, default=512)
@@ -297,10 +313,13 @@ def main(argv=None) -> int:
         cfg = config_from_args(args)
         _, ws, _ = world()
         shard_bounds(cfg.batch_size, ws, 0)  # fail fast, before the process group, with one line
+        from .store import ResultStore
+
+        store = ResultStore(args.cache)
         if args.what == "teacher":
-            rec = train_teacher_ddp(cfg)["record"]
+            rec = train_teacher_ddp(cfg, store=store if args.store else None)["record"]
         else:
-            rec = distill_ddp(cfg)
+            rec = distill_ddp(cfg, store=store)
     except (UsageError, ValueError) as exc:
         print(f"empirical.ddp {args.what}: error: {str(exc).splitlines()[0]}", file=sys.stderr)
         return 2
