@@ -146,7 +146,12 @@ def clone_run(acts, W: np.ndarray, b: np.ndarray, config: CloneConfig) -> dict:
         A, V, xm, ym = fit_free(x, y, r)
         coords = lambda z: (z - xm) @ A                     # noqa: E731  student activation (isometric coords)
         basis, offset, params = V, ym, r * (m + d)
-        extra = {}
+        # G2's ingredients, measured at the fitted student (not certified constants): the parameter norm R,
+        # and the largest per-token gradient norm of the loss in (A, V) on the training tokens, rho:
+        # l = ||y - c - x~ A V^T||^2, grad_A = -2 x~ (e V), grad_V = -2 e^T (x~ A)  (outer products)
+        xt_c, e = x - xm, y - (coords(x) @ V.T + ym)
+        rho = np.sqrt(4 * (xt_c ** 2).sum(1) * ((e @ V) ** 2).sum(1) + 4 * (e ** 2).sum(1) * ((xt_c @ A) ** 2).sum(1))
+        extra = {"param_norm": float(np.sqrt((A ** 2).sum() + (V ** 2).sum())), "lipschitz_local": float(rho.max())}
     else:
         Z, P, losses = fit_lrc(x, y, W, b, config)
         Q, R = np.linalg.qr(W @ Z)                          # W Z = Q R, Q orthonormal (m x r)
@@ -158,7 +163,9 @@ def clone_run(acts, W: np.ndarray, b: np.ndarray, config: CloneConfig) -> dict:
     train_mse = _mse(y, h_train @ basis.T + offset)
     test_mse = _mse(yt, h_test @ basis.T + offset)
     lam = np.clip(np.linalg.eigvalsh(np.cov(yt, rowvar=False))[::-1], 0.0, None)   # held-out teacher spectrum
-    rec = {**asdict(config), "rank": r, "m": m, "d": d, "params": params, "train_mse": train_mse,
+    loss_max = max(float(((y - (h_train @ basis.T + offset)) ** 2).sum(1).max()),
+                   float(((yt - (h_test @ basis.T + offset)) ** 2).sum(1).max()))
+    rec = {**asdict(config), "rank": r, "m": m, "d": d, "params": params, "train_mse": train_mse, "loss_max": loss_max,
            "test_mse": test_mse, "gap": test_mse - train_mse, "teacher_var": float(lam.sum()),
            "pca_floor": float(lam[r:].sum()), "n_test_used": n_test, **extra}
     if config.mi:

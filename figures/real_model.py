@@ -1,0 +1,137 @@
+"""Figure — the real pretrained teacher (all-MiniLM-L6-v2): spectra, cloning gap vs r and N, MI vs r.
+
+Panels (long frame in :mod:`figures.style`'s grammar):
+
+- ``spectra``: singular values :math:`\\sigma_k` of the swept matrices (log-log), each with its fitted power
+  law :math:`\\sigma_k^2 = s k^{-2\\alpha}` over the fitted span (labelled "fitted", alpha with its CI), and the
+  recommended ranks of R3 (fast rate, C = 1, at the largest swept N) and Gavish-Donoho marked (dashed);
+- ``gap_N`` / ``gap_r``: generalization gap (held-out minus train clone MSE) of the free rank-r ERM student
+  vs N and vs r (seed mean, band = min..max over seeds), with G1's rate :math:`C_G\\,p(r)/\\sqrt N` whose
+  constant is *fitted* (labelled) and G2's covering bound with explicit constants evaluated on the measured
+  loss range, parameter norm and local Lipschitz constant (not certified constants: see
+  :mod:`empirical.real.clone`); the fitted exponents of gap ∝ p^a N^-b with CIs are in the panel title;
+- ``mse``: held-out clone MSE vs r at the largest N for the free and LRC students, with the PCA floor
+  (Eckart-Young on the held-out outputs, explicit);
+- ``mi``: Gaussian MI estimate between noisy teacher output and student activation vs r, with I1 (lower
+  bound, KL entropy), I3 (PCA, Gaussian entropy) and the I2 cap, all from ``bounds.catalog``.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from figures import style
+
+PANELS = {
+    "spectra": dict(xlabel="index k", ylabel="singular value σ_k", logx=True, logy=True,
+                    title="MiniLM weight spectra", vertical_ceilings=True),
+    "gap_N": dict(xlabel="training tokens N", ylabel="gen. gap (clone MSE, held-out − train)", logx=True, logy=True,
+                  title="gap vs N (free rank-r ERM)"),
+    "gap_r": dict(xlabel="rank r", ylabel="gen. gap (clone MSE, held-out − train)", logx=True, logy=True,
+                  title="gap vs r (free rank-r ERM)"),
+    "mse": dict(xlabel="rank r", ylabel="held-out clone MSE (per token vector)", logx=True, logy=True,
+                title="clone MSE vs r at the largest N"),
+    "mi": dict(xlabel="rank r", ylabel="MI (nats)", logx=True, title="teacher–student MI vs r"),
+}
+
+
+def _short(name: str) -> str:
+    parts = name.split(".")
+    return f"L{parts[2]}.{parts[-1] if parts[-1] != 'dense' else parts[-2]}" if name.startswith("encoder") else name
+
+
+def compute(sweep: pd.DataFrame | None = None, spectra: pd.DataFrame | None = None, fits: pd.DataFrame | None = None,
+            ranks: pd.DataFrame | None = None, preset: str = "smoke", store=None, n_boot: int = 500) -> pd.DataFrame:
+    """Long frame of everything drawn. Missing inputs are computed: the sweep from ``preset`` (through
+    ``store``), spectra/fits/ranks of the swept matrices (fit over every singular value, as ``lrkd rank``)."""
+    from bounds import catalog
+    from bounds.fit import fit_loglinear
+    from empirical.real import experiment, spectra as spec_mod
+    from empirical.real.minilm import matrix_names
+
+    if sweep is None:
+        sweep = experiment.run_sweep(preset, store=store)
+    names = list(dict.fromkeys(sweep["matrix"]))
+    n_max = int(sweep["n_train"].max())
+    if spectra is None:
+        spectra = spec_mod.model_spectra([m for m in matrix_names() if m.name in names])
+    spectra = spectra[spectra["name"].isin(names)]
+    fit_cfg = spec_mod.FitConfig(k_hi=None, n_boot=n_boot)
+    if fits is None:
+        fits = spec_mod.spectral_fits(spectra, fit_cfg)
+    if ranks is None:
+        ranks = spec_mod.rank_table(spectra, sample_sizes=(n_max,), config=fit_cfg)
+    out = []
+    for i, name in enumerate(names):
+        s = spectra[spectra["name"] == name].sort_values("k")
+        out.append(style.rows("spectra", f"{_short(name)} σ_k", "measured", s["k"], s["sigma"], color_=i))
+        f = fits[fits["name"] == name].iloc[0]
+        k = np.arange(int(f["k_lo"]), int(f["k_hi"]) + 1)
+        label = f"{_short(name)} power law α={f['alpha']:.2f} [{f['alpha_lo']:.2f}, {f['alpha_hi']:.2f}] (fitted)"
+        out.append(style.rows("spectra", label, "fitted", k, np.exp(0.5 * f["log_s"]) * k ** (-f["alpha"]), color_=i))
+        if i == 0:
+            rk = ranks[(ranks["name"] == name) & (ranks["N"] == ranks["N"].max())].set_index("method")["rank"]
+            for method in ("R3/fast", "gavish-donoho/unknown-sigma"):
+                if method in rk.index and rk[method] > 0:
+                    r = int(rk[method])
+                    y = float(s["sigma"].iloc[r - 1])
+                    out.append(style.rows("spectra", f"{_short(name)} {method} r={r} (N={ranks['N'].max()})", "ceiling",
+                                          [r, r], [y, y]))
+
+    free = sweep[(sweep["student"] == "free") & (sweep["matrix"] == names[0])]
+    G1, G2 = catalog.get("G1"), catalog.get("G2")
+    pos = free[free["gap"] > 0]
+    c_g = float(np.exp(np.mean(np.log(pos["gap"] * np.sqrt(pos["n_train"]) / pos["params"])))) if len(pos) else np.nan
+    note = ""
+    if len(pos) >= 4 and pos["params"].nunique() > 1 and pos["n_train"].nunique() > 1:
+        fit = fit_loglinear({"p": pos["params"].to_numpy(float), "N": pos["n_train"].to_numpy(float)},
+                            pos["gap"].to_numpy(float), n_boot=n_boot, seed=0)
+        note = (f"fit gap ∝ p^a N^-b: a={style.fmt_ci(fit.exponents['p'], *fit.ci['p'])}, "
+                f"b={style.fmt_ci(-fit.exponents['N'], -fit.ci['N'][1], -fit.ci['N'][0])} (G1: a=1, b=0.5)")
+    agg = free.groupby(["rank", "n_train"]).agg(
+        gap=("gap", "mean"), lo=("gap", "min"), hi=("gap", "max"), p=("params", "first"),
+        B=("loss_max", "mean"), R=("param_norm", "mean"), rho=("lipschitz_local", "mean")).reset_index()
+    for j, (r, g) in enumerate(agg.groupby("rank")):
+        out.append(style.rows("gap_N", f"measured r={r}", "measured", g["n_train"], g["gap"], g["lo"], g["hi"], j))
+        out.append(style.rows("gap_N", f"G1 C_G p/√N, C_G={c_g:.3g} (fitted)|r={r}", "fitted", g["n_train"],
+                              G1(C_G=c_g, p=g["p"].to_numpy(float), N=g["n_train"].to_numpy(float)), color_=j))
+        out.append(style.rows("gap_N", f"G2 explicit (measured B, R, ρ; δ=0.05)|r={r}", "theory", g["n_train"],
+                              G2(B=g["B"].to_numpy(float), p=g["p"].to_numpy(float), N=g["n_train"].to_numpy(float),
+                                 rho=g["rho"].to_numpy(float), R=g["R"].to_numpy(float), delta=0.05), color_=j))
+    for j, (n, g) in enumerate(agg.groupby("n_train")):
+        out.append(style.rows("gap_r", f"measured N={n}", "measured", g["rank"], g["gap"], g["lo"], g["hi"], j))
+        out.append(style.rows("gap_r", f"G1 C_G p/√N (fitted)|N={n}", "fitted", g["rank"],
+                              G1(C_G=c_g, p=g["p"].to_numpy(float), N=float(n)), color_=j))
+    if note:
+        out.append(style.rows("gap_N", note, "note", [np.nan], [np.nan]))
+
+    top = sweep[(sweep["matrix"] == names[0])]
+    for j, student in enumerate(("free", "lrc")):
+        g = top[(top["student"] == student)]
+        if g.empty:
+            continue
+        g = g[g["n_train"] == g["n_train"].max()]
+        a = g.groupby("rank").agg(y=("test_mse", "mean"), lo=("test_mse", "min"), hi=("test_mse", "max"),
+                                  floor=("pca_floor", "mean")).reset_index()
+        out.append(style.rows("mse", f"{student} student (N={int(g['n_train'].max())})", "measured", a["rank"], a["y"],
+                              a["lo"], a["hi"], j))
+        if student == "free":
+            out.append(style.rows("mse", "PCA floor Σ_{k>r} λ_k (held-out, explicit)", "theory", a["rank"], a["floor"]))
+        m = g[g["mi"].astype(bool)].groupby("rank").mean(numeric_only=True).reset_index()
+        if m.empty or "mi_est_gaussian" not in m:
+            continue
+        out.append(style.rows("mi", f"Gaussian MI estimate, {student}", "measured", m["rank"], m["mi_est_gaussian"],
+                              color_=j))
+        if student == "free":
+            out.append(style.rows("mi", "I1 lower bound (KL entropy)", "theory", m["rank"], m["mi_i1_bound"]))
+            out.append(style.rows("mi", "I3 (PCA, Gaussian entropy)", "theory", m["rank"], m["mi_i3_bound_gaussian"],
+                                  color_=4))
+            out.append(style.rows("mi", "I2 cap", "ceiling", m["rank"], m["mi_i2_cap"]))
+    df = pd.concat(out, ignore_index=True)
+    keep = (df["kind"] == "note") | np.isfinite(df[["x", "y", "lo", "hi"]].to_numpy(float)).all(axis=1)
+    return df[keep].reset_index(drop=True)
+
+
+def plot(df: pd.DataFrame):
+    """The figure from :func:`compute`'s frame."""
+    return style.draw_long(df, PANELS, ncols=3, suptitle="Real teacher: all-MiniLM-L6-v2 (embedded corpus)")
