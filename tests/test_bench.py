@@ -1,0 +1,45 @@
+"""`lrkd bench`: the JSON carries the headline ratios; registry entries resolve; bad names exit 2.
+No timed assertions (speed lives in the benchmark's output, not in tests)."""
+import json
+import math
+
+import pytest
+from conftest import run_lrkd
+
+
+def test_bench_json_has_the_headline_ratios():
+    proc = run_lrkd("bench", "--only", "teacher,lrc", "--repeats", "2", "--device", "cpu", "--json", "--threads", "1")
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    for key in [("teacher", "fraction_of_peak"), ("teacher", "speedup_vs_torch_baseline"),
+                ("lrc", "time_per_token_vs_teacher"), ("matmul", "flops_per_s")]:
+        v = out[key[0]][key[1]]
+        assert isinstance(v, float) and math.isfinite(v) and v > 0, key
+    assert 0 < out["teacher"]["fraction_of_peak"] < 1.5
+    # FLOPs per step agree with the independent count of empirical.mfu (one formula, not retyped)
+    from empirical.config import TeacherConfig
+    from empirical.mfu import teacher_step_flops
+    assert out["teacher"]["flops_per_step"] == teacher_step_flops(TeacherConfig(), 32)
+
+
+def test_registry_entries_resolve_without_running():
+    from empirical import cli_bench
+    for name, entry in cli_bench.BENCHMARKS.items():
+        try:
+            fn, _ = cli_bench._resolve(entry)
+        except ImportError:
+            pytest.skip(f"{name}: optional module missing")
+        assert callable(fn)
+
+
+def test_unknown_benchmark_is_one_line_exit_2():
+    proc = run_lrkd("bench", "--only", "nope")
+    assert proc.returncode == 2 and "unknown benchmark" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_quick_sized_runs_peak_under_2_gib():
+    from empirical import cli_bench
+    out = cli_bench.bench_memory({"device": "cpu"})
+    assert out["under_2GiB"], out
