@@ -103,3 +103,12 @@ def test_sgd_optimizer(store):
     rec = distill(tiny_distill_config(steps=20, optimizer="sgd", lr=0.5, samples=64), store=store)
     assert rec["optimizer"] == "sgd" and rec["status"] == "ok"
     assert rec["trajectory"]["objective"][-1] < rec["trajectory"]["objective"][0]
+
+
+def test_config_round_trip_and_hash():
+    from empirical.config import DistillConfig, config_hash, from_dict, to_dict
+    cfg = tiny_distill_config(clone_terms=("q", "ffn"), rank=3)
+    back = from_dict(DistillConfig, to_dict(cfg))
+    assert back == cfg and config_hash(back) == config_hash(cfg)
+    assert config_hash(dataclasses.replace(cfg, rank=4)) != config_hash(cfg)
+    assert config_hash(dataclasses.replace(cfg, teacher=tiny_teacher_config(seed=1))) != config_hash(cfg)
