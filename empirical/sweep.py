@@ -171,7 +171,19 @@ class SweepStats:
     computed_hashes: list = field(default_factory=list)
 
 
-def _init_worker() -> None:
+def _exit_with_parent(parent: int) -> None:
+    """Worker-side watchdog: leave as soon as the sweep process is gone (e.g. SIGKILLed), instead of
+    finishing a now useless run as an orphan."""
+    while True:
+        time.sleep(1.0)
+        if os.getppid() != parent:
+            os._exit(0)
+
+
+def _init_worker(parent: int | None = None) -> None:
+    if parent is not None:
+        import threading
+        threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
     os.environ["OMP_NUM_THREADS"] = "1"
     os.environ["MKL_NUM_THREADS"] = "1"
     try:
@@ -294,7 +306,7 @@ def run_sweep(configs: list, store, *, workers: int = 1, force: bool = False, ex
             if own:
                 import multiprocessing as mp
                 executor = cf.ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
-                                                  initializer=_init_worker)
+                                                  initializer=_init_worker, initargs=(os.getpid(),))
             try:
                 # teacher-free tasks start at once; the teachers train here meanwhile; then the rest is submitted
                 futures = {executor.submit(execute_batch, [configs[i] for i in idxs], store_root): idxs

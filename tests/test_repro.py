@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def _repro(out: Path, *extra: str) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONPATH=str(ROOT), MPLBACKEND="Agg")
     return subprocess.run([sys.executable, str(ROOT / "paper_repro.py"), "--preset", "smoke", "--out", str(out),
-                           "--device", "cpu", *extra], capture_output=True, text=True, timeout=600, env=env, cwd=out.parent)
+                           "--device", "cpu", *extra], capture_output=True, text=True, timeout=1800, env=env, cwd=out.parent)
 
 
 @pytest.fixture(scope="module")
