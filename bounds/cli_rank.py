@@ -91,7 +91,7 @@ def run(args) -> int:
         except ValueError as exc:
             notes.append(f"no power-law fit: {exc}")
         if fit is not None:
-            spectrum_info.update({"alpha": fit.alpha, "alpha_ci95": list(fit.alpha_ci), "s": fit.s,
+            spectrum_info.update({"alpha": fit.alpha, "alpha_ci95": list(fit.alpha_ci), "s": fit.s, "log_s": fit.log_s,
                                   "fit_k_span": list(fit.k_span), "fit": "Huber log-log fit of sigma_k^2 vs k, "
                                   f"bootstrap {args.boot} resamples, seed {args.seed}"})
             if not fit.alpha > 0.5:
@@ -112,6 +112,8 @@ def run(args) -> int:
             row["rank_real"] = item.rank_real
         row.update(item.extra)
         rows.append(row)
+        if item.note:
+            notes.append(item.note)
         if item.method.startswith("R2/") and item.rank == 0:
             notes.append(f"{item.method}: even rank 1 exceeds the budget epsilon = {args.epsilon:g}")
     out = {"inputs": inputs, "recommendations": rows, "spectrum": spectrum_info, "notes": notes}

@@ -21,7 +21,7 @@ import sympy as sp
 
 from bounds.rates import RATE_FORM_SOURCE, RATE_FORMS  # noqa: F401  (re-exported)
 from bounds.result import Result
-from bounds.symbols import N, a, alpha, b, c, epsilon, r, s, tail
+from bounds.symbols import N, a, alpha, b, c, epsilon, log_c, log_s, r, s, tail
 
 _REF = "THEORY.md R (risk model A(r) + V(r, N)); Eckart & Young 1936 for the tail"
 _A_POWER = ("teacher spectrum follows a power law sigma_k^2 = s k^(-2 alpha) with alpha > 1/2 "
@@ -63,6 +63,14 @@ def alpha_for_half(form: str) -> sp.Expr:
     return sp.nsimplify(_derive()["alpha_half"].subs({a: fa, b: fb}))
 
 
+def _log_form(expr: sp.Expr) -> sp.Expr:
+    """``log(expr)`` expanded into a sum of logs (every symbol is positive), with log s, log c as symbols."""
+    out = sp.expand_log(sp.log(expr), force=True).subs({sp.log(s): log_s, sp.log(c): log_c})
+    if s in out.free_symbols or c in out.free_symbols:
+        raise RuntimeError(f"log form still holds s or c: {out}")
+    return out
+
+
 @lru_cache(maxsize=None)
 def results() -> tuple[Result, ...]:
     """R1, R2, R3's objective and the derived quantities (risk model, gamma, alpha for gamma = 1/2 per form)."""
@@ -78,6 +86,11 @@ def results() -> tuple[Result, ...]:
                assumptions=(_A_VAR, "a fixed variance (generalization) budget epsilon"),
                expr=dv["budget"], args=(epsilon, c, a, b, N), reference=_REF, lhs="r_budget",
                lhs_latex=r"r_{\epsilon}", relation="=", units="rank"),
+        Result(id="R2.log", title="log of R2's budget rank, from log c",
+               statement="log r_budget as a sum of logs (exact where c or r_budget exceed the float range)",
+               assumptions=(_A_VAR, "a fixed variance (generalization) budget epsilon"),
+               expr=_log_form(dv["budget"]), args=(epsilon, log_c, a, b, N), reference=_REF, lhs="log_r_budget",
+               lhs_latex=r"\log r_{\epsilon}", relation="=", derived_from="R2"),
         Result(id="R3", title="risk objective on a measured spectrum",
                statement="the recommended rank minimizes the measured tail sum_{k>r} sigma_k^2 plus c r^a N^(-b) over integers",
                assumptions=(_A_VAR, _A_ADD, "the tail is the Eckart-Young error of the measured spectrum"),
@@ -91,6 +104,11 @@ def results() -> tuple[Result, ...]:
                statement="r* grows as N^gamma with gamma = d log r*/d log N",
                assumptions=(_A_POWER, _A_VAR, _A_ADD), expr=dv["gamma"], args=(alpha, a, b), reference=_REF,
                lhs="gamma", lhs_latex=r"\gamma", relation="=", derived_from="R1", domain=_D_ALPHA),
+        Result(id="R1.log", title="log of R1's optimal rank, from log s and log c",
+               statement="log r* as a sum of logs, so that r* is exact even where s, c or r* exceed the float range",
+               assumptions=(_A_POWER, _A_VAR, _A_ADD),
+               expr=_log_form(dv["r_star"]), args=(log_s, log_c, alpha, a, b, N), reference=_REF,
+               lhs="log_r_star", lhs_latex=r"\log r^*", relation="=", derived_from="R1", domain=_D_ALPHA),
         Result(id="R1.alpha_half", title="spectrum exponent giving the seed's r* ~ sqrt(N)",
                statement="the alpha at which gamma = 1/2, for a rate form (a, b)",
                assumptions=(_A_POWER, _A_VAR, _A_ADD, "needs alpha > 1/2 to be admissible"),

@@ -115,14 +115,51 @@ class Result:
         return [kwargs[n] for n in names]
 
     def __call__(self, **kwargs):
-        """Evaluate at keyword arguments named like the symbols; arrays broadcast; returns float or ndarray."""
+        """Evaluate at keyword arguments named like the symbols; arrays broadcast; returns float or ndarray.
+
+        Elements where the float evaluator overflows (inf or NaN from an intermediate such as inf/inf) are
+        recomputed at 40 digits by mpmath (unbounded exponent) and replaced when that value is real: by the
+        value when it is inside the float range, by +-inf when it is not. Elements outside the result's
+        domain stay NaN (see :meth:`check_domain`); finite elements are never touched.
+        """
         vals = [np.asarray(v, dtype=float) for v in self._values(kwargs)]
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             out = self.evaluator(*vals)
         out = np.asarray(out, dtype=float)
         shape = np.broadcast_shapes(*(v.shape for v in vals)) if vals else ()
         out = np.broadcast_to(out, shape).copy() if out.shape != shape else out
+        bad = ~np.isfinite(out)
+        if bad.any():
+            out = np.array(out, dtype=float)  # writable
+            grid = [np.broadcast_to(v, shape) for v in vals]
+            for idx in zip(*np.nonzero(bad)) if shape else [()]:
+                exact = self._exact([g[idx] for g in grid])
+                if exact is not None:
+                    out[idx] = exact
         return float(out) if out.ndim == 0 else out
+
+    def _exact(self, point):
+        """The value at one point as a float (+-inf beyond the float range), computed at 40 digits by mpmath;
+        ``None`` where it is not a real number or the inputs are not finite."""
+        import mpmath
+
+        if not all(np.isfinite(v) for v in point):
+            return None
+        with mpmath.workdps(_DPS):
+            try:
+                val = self._mp_evaluator(*[mpmath.mpf(float(v)) for v in point])
+            except (ZeroDivisionError, ValueError, TypeError, OverflowError):
+                return None
+            if isinstance(val, mpmath.mpc):
+                if val.imag != 0:
+                    return None
+                val = val.real
+            val = mpmath.mpf(val)
+            if mpmath.isnan(val):
+                return None
+            if mpmath.isinf(val) or abs(val) > np.finfo(float).max:
+                return float("inf") if val > 0 else float("-inf")
+            return float(val)
 
     @cached_property
     def _mp_domain(self):
@@ -185,40 +222,26 @@ class Result:
             raise DomainError(reason)
 
     def checked(self, **kwargs):
-        """:meth:`check_domain`, then the value; never a silent NaN or inf.
+        """:meth:`check_domain`, then the value (:meth:`__call__`); never a silent NaN or inf.
 
-        Where the float evaluator gives NaN or +-inf, the element is recomputed at 40 digits through mpmath
-        (unbounded exponent): a real value inside the float range replaces it; a value that is not real raises
-        :class:`DomainError` (listing the assumptions), one beyond the float range :class:`FloatRangeError`.
+        Raises :class:`DomainError` where the value is not a real number although the named assumptions hold
+        (listing all of them), and :class:`FloatRangeError` where the exact value is beyond the float range.
         """
-        import mpmath
-
         self.check_domain(**kwargs)
         value = self(**kwargs)
-        out = np.atleast_1d(np.asarray(value, dtype=float)).copy()
+        out = np.atleast_1d(np.asarray(value, dtype=float))
         bad = ~np.isfinite(out)
         if not bad.any():
             return value
         grid, shape = self._grid(kwargs)
-        flat_grid = [np.atleast_1d(g) for g in grid]
-        for idx in zip(*np.nonzero(bad)):
-            with mpmath.workdps(_DPS):
-                try:
-                    exact = self._mp_evaluator(*[mpmath.mpf(float(g[idx])) for g in flat_grid])
-                except (ZeroDivisionError, ValueError, TypeError):
-                    exact = mpmath.nan
-                if isinstance(exact, mpmath.mpc):
-                    exact = exact.real if exact.imag == 0 else mpmath.nan
-                exact = mpmath.mpf(exact)
-            where = self._where(flat_grid, idx, shape)
-            if mpmath.isnan(exact):
-                raise DomainError(f"{self.id} is undefined (not a real number) at {where}; its assumptions: "
-                                  + "; ".join(self.assumptions))
-            if mpmath.isinf(exact) or abs(exact) > np.finfo(float).max:
-                raise FloatRangeError(f"{self.id} = {mpmath.nstr(exact, 6)} at {where}: beyond the float range "
-                                      "(|x| > 1.8e308)")
-            out[idx] = float(exact)
-        return float(out[0]) if not shape else out.reshape(shape)
+        grid = [np.atleast_1d(g) for g in grid]
+        idx = tuple(np.argwhere(bad)[0])
+        where = self._where(grid, idx, shape)
+        if np.isnan(out[idx]):
+            raise DomainError(f"{self.id} is undefined (not a real number) at {where}; its assumptions: "
+                              + "; ".join(self.assumptions))
+        raise FloatRangeError(f"{self.id} = {'+' if out[idx] > 0 else '-'}inf at {where}: the value is beyond the "
+                              "float range (|x| > 1.8e308)")
 
     def evalf(self, precision: int = 30, **kwargs) -> float:
         """Reference value by substitution and ``evalf`` (slow; for tests and spot checks, never in loops)."""

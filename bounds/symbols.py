@@ -38,6 +38,8 @@ alpha = sp.Symbol("alpha", **_pos)          # spectrum decay exponent
 a = sp.Symbol("a", **_pos)                  # rank exponent of the variance term
 b = sp.Symbol("b", **_pos)                  # sample exponent of the variance term
 epsilon = sp.Symbol("epsilon", **_pos)      # variance budget (R2)
+log_s = sp.Symbol("log_s", real=True)       # log s (a fitted scale may exceed the float range)
+log_c = sp.Symbol("log_c", real=True)       # log c
 
 # --- I: information
 d = sp.Symbol("d", **_pos)                  # teacher activation dimension
@@ -58,4 +60,5 @@ LATEX_NAMES = {
     logdet_T: r"\log\det\Sigma_T", eps2: r"\varepsilon^2", tail: r"\sum_{k>r}\lambda_k",
     tr_S: r"\operatorname{tr}\Sigma_S", sigma_n: r"\sigma_n", logdet_xx: r"\log\det\Sigma_{XX}",
     logdet_yy: r"\log\det\Sigma_{YY}", logdet_joint: r"\log\det\Sigma", corr: r"\rho_1",
+    log_s: r"\log s", log_c: r"\log c",
 }

@@ -81,3 +81,42 @@ def test_recommend_lists_every_reading():
     # R2 and Gavish-Donoho may legitimately say 0 (nothing within budget / nothing above the noise)
     assert all(1 <= r.rank <= 50 for r in recs if not r.method.startswith(("R2/", "gavish")))
     assert all(0 <= r.rank <= 50 for r in recs)
+
+
+@pytest.mark.parametrize("t", [1e-300, 1e-150, 1e150, 1e300])
+def test_spectrum_quantities_are_scale_invariant_at_extreme_magnitudes(t):
+    """B7: energy ranks, effective rank and Gavish-Donoho are invariant under sigma -> t sigma; R3 at
+    (t sigma, t^2 c) equals R3 at (sigma, c); the fitted alpha is unchanged and log s moves by 2 log t. At
+    t = 1e+-300 the squares of sigma under/overflow, which must not change anything (no warnings either)."""
+    k = np.arange(1, 41, dtype=float)
+    sv = k**-1.0 * np.exp(0.1 * np.sin(k))
+    for level in recommend.ENERGY_LEVELS:
+        assert recommend.energy_rank(t * sv, level) == recommend.energy_rank(sv, level)
+    assert recommend.effective_rank(t * sv) == pytest.approx(recommend.effective_rank(sv), rel=1e-12)
+    assert recommend.gavish_donoho_rank(t * sv, (50, 40))[0] == recommend.gavish_donoho_rank(sv, (50, 40))[0]
+    for form in ("paper", "covering", "fast"):
+        for c in (1e-4, 1e-2, 1.0):
+            ref = recommend.r3_rank(sv, c, form, 1000.0)
+            assert recommend.r3_rank(t * sv, None, form, 1000.0, log_c=math.log(c) + 2 * math.log(t)) == ref
+    f1, ft = recommend.fit_spectrum(sv, n_boot=50), recommend.fit_spectrum(t * sv, n_boot=50)
+    assert ft.alpha == pytest.approx(f1.alpha, rel=1e-9)
+    assert ft.log_s == pytest.approx(f1.log_s + 2 * math.log(t), rel=1e-12, abs=1e-9)
+
+
+def test_r3_with_a_variance_term_beyond_the_float_range_is_rank_one():
+    """sigma_1 = 1e-300 and c = 1: c/sigma_1^2 = 1e600 dominates every tail, so the argmin over r >= 1 is 1."""
+    sv = 1e-300 * np.arange(1, 31, dtype=float) ** -1.0
+    assert recommend.r3_rank(sv, 1.0, "fast", 100.0) == 1
+
+
+def test_r1_r2_real_ranks_in_log_space():
+    """B8: c = 5e-324 overflowed the direct formula (N^b s/(a c) = inf) though r* ~ 1.4e162 is finite; an
+    epsilon of 1e308 gives r_budget beyond the float range: rank clamped, a note, and log_rank_real exact."""
+    rank, r_real = recommend.r1_rank(1.0, 5e-324, 1.0, "fast", 100.0, 50)
+    expected = math.exp(0.5 * (math.log(100.0) - math.log(5e-324)))  # (N s/(a c))^(1/2), a = b = 1, alpha = 1
+    assert r_real == pytest.approx(expected, rel=1e-12) and rank == 50
+    recs = {r.method: r for r in recommend.recommend(100, per_rank=16, r_max=8, alpha=1.0, epsilon=1e308)}
+    r2 = recs["R2/fast"]  # (N eps / c)^(1/a) with c = 16, a = b = 1
+    assert r2.rank == 8 and r2.rank_real is None and "exceeds the float range" in r2.note
+    assert r2.extra["log_rank_real"] == pytest.approx(math.log(100.0) + math.log(1e308) - math.log(16.0), rel=1e-14)
+    assert recs["R1/fast"].note is None and recs["R1/fast"].rank_real is not None
