@@ -52,12 +52,13 @@ COLUMNS = ("track", "rank", "step", "steps_total", "is_final", "layer", "term", 
 @dataclass(frozen=True)
 class CloningConfig:
     """The cloning experiment. ``distill`` (empirical.config.DistillConfig) fixes the teacher, data, N and
-    the LRC training recipe; its ``rank`` is ignored in favour of ``ranks``. ``trajectory_rank`` is the
-    student measured at ``checkpoints`` (default: log-spaced steps from B's ``measure.log_spaced_steps``)."""
+    the LRC training recipe; its ``rank`` is ignored in favour of ``ranks``. ``trajectory_rank`` (default:
+    the largest rank, which is what ``figures.mutual_info`` draws against step) is the student measured at
+    ``checkpoints`` (default: log-spaced steps from B's ``measure.log_spaced_steps``)."""
 
     distill: object = None  # DistillConfig; None -> DistillConfig(steps=300)
     ranks: tuple[int, ...] = (2, 4, 8, 16, 32)
-    trajectory_rank: int = 16
+    trajectory_rank: int | None = None
     checkpoints: tuple[int, ...] | None = None
     n_checkpoints: int = 6
     layer: int = 0
@@ -270,6 +271,7 @@ def run(cfg: CloningConfig | None = None, store=None, verbose: bool = False):
     heldout = _heldout(splits, cfg)
     checkpoints = cfg.checkpoints if cfg.checkpoints is not None else log_spaced_steps(dcfg.steps,
                                                                                        cfg.n_checkpoints)
+    traj_rank = cfg.trajectory_rank if cfg.trajectory_rank is not None else max(cfg.ranks)
     rows: list[dict] = []
 
     def record(rank):
@@ -294,10 +296,10 @@ def run(cfg: CloningConfig | None = None, store=None, verbose: bool = False):
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed)
         for rank in cfg.ranks:
-            marks = checkpoints if rank == cfg.trajectory_rank else ()
+            marks = checkpoints if rank == traj_rank else ()
             _train(teacher, pool, rank, dataclasses.replace(dcfg, rank=rank), marks, record(rank))
-        if cfg.trajectory_rank not in cfg.ranks:
-            _train(teacher, pool, cfg.trajectory_rank, dataclasses.replace(dcfg, rank=cfg.trajectory_rank),
-                   checkpoints, record(cfg.trajectory_rank))
+        if traj_rank not in cfg.ranks:
+            _train(teacher, pool, traj_rank, dataclasses.replace(dcfg, rank=traj_rank), checkpoints,
+                   record(traj_rank))
     df = pd.DataFrame(rows)
     return df[[c for c in COLUMNS if c in df.columns]]
