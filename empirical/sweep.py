@@ -260,6 +260,9 @@ def run_sweep(configs: list, store, *, workers: int = 1, force: bool = False, ex
             stats.cached += 1
         else:
             todo.append(i)
+            if not force and getattr(store, "has_file", lambda c: False)(cfg):
+                log(f"stored result {runners.key(cfg)[:12]} ({runners.short_name(cfg)}) is corrupt or incomplete: "
+                    "recomputing it")
     store_root = getattr(getattr(store, "inner", None), "root", None)
     bar = _progress(len(configs))
     if bar is not None:

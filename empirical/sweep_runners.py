@@ -201,6 +201,10 @@ class Store:
     def put(self, cfg, rec: dict):
         return self.inner.put(key(cfg), rec)
 
+    def has_file(self, cfg) -> bool:
+        """Whether a record file exists for ``cfg`` (even one that :meth:`get` rejects as corrupt)."""
+        return self.inner.path_for(key(cfg)).exists()
+
 
 # ------------------------------------------------------------------------------------------- tables
 

@@ -1,5 +1,9 @@
-r"""Synthetic linear track used by the sweep while helper B's ``empirical.synthetic`` is not in the tree
-(an ADAPTER: :mod:`empirical.sweep_runners` prefers ``empirical.synthetic`` when it exists). numpy only.
+r"""Synthetic linear track of the sweep: exact rank-r ERM for the generalization grid and SGD runs with measured
+convergence constants for figure 1 (numpy only). Written as an adapter before helper B's
+:mod:`empirical.synthetic` landed; kept because the sweep needs two things that module does not record: the
+*exact* empirical-risk minimizer (so the gap is exact with no optimization error) and SGD trajectories with
+measured :math:`\beta, \sigma^2, \Delta` (claim C). Loss units differ: here the Gaussian NLL in nats per output
+coordinate; there the summed squared error. Unifying the two is left to the maintainers.
 
 Teacher :math:`W = U\,\mathrm{diag}(s k^{-\alpha})\,V^\top \in \mathbb R^{m\times d}` (Haar U, V from the seed);
 inputs :math:`x \sim N(0, I_d)`, labels :math:`y = Wx + \tau\varepsilon`. The loss is the Gaussian negative
