@@ -19,9 +19,10 @@ Where each estimator fails (``quick`` preset, n = 2000, 3 seeds; bias = mean est
 - Gaussian: unbiased on Gaussian data at every size tried (|bias| <= 0.06 up to 32+32 dims and 8 nats);
   under the marginal maps it sees only linear dependence and is biased down by up to 5.9 nats (cube, 4+4,
   8 nats); with one sign flip of exp() in 1+1 it reports ~0 for 2-8 nats.
-- KSG: within 0.03 in 1+1 up to 4 nats under every map; biased down at high MI (1+1 at 8 nats: -1.8, the
-  sample size needed grows like e^I) and collapses in high dimension (32+32: -0.9 at 1 nat, -7.1 at
-  8 nats); in 4+4 the heavy-tailed maps (cube, rotate-monotone) roughly double its bias.
+- KSG: within 0.04 in 1+1 up to 4 nats for the gaussian, cube and asinh families (rotate-monotone, i.e.
+  exp: -0.09 at 2 nats, -0.42 at 4); biased down at high MI (1+1 at 8 nats: -1.8, the sample size needed
+  grows like e^I) and collapses in high dimension (32+32: -0.9 at 1 nat, -7.1 at 8 nats); in 4+4 the
+  heavy-tailed maps (cube, rotate-monotone) double or triple its bias.
 - InfoNCE: capped at log B (B = 128: 4.85 nats) and in practice saturates below it (1+1: ~3.3 nats); with
   1000 training rows in 32+32 dims the critic overfits and the held-out bound is ~0 up to 2 nats. Output: a tidy DataFrame of raw estimates (one row per
 estimator, task and seed) and its summary (mean, bias, spread over seeds).
