@@ -33,9 +33,11 @@ _LHS, _LHS_TEX = "MI", r"I(h_T; h_S)"
 @lru_cache(maxsize=None)
 def results() -> tuple[Result, ...]:
     """I1 (general and Gaussian forms), I2, I3, the Gaussian MI and its one-correlation form."""
-    i1 = h_T - d / 2 * (sp.log(2 * sp.pi) + 1 + sp.log(eps2) - sp.log(d))
-    # Gaussian teacher: substitute h(h_T) = 1/2 (d log(2 pi e) + log det Sigma_T)
-    i1_gauss = sp.expand(i1.subs(h_T, (d * (sp.log(2 * sp.pi) + 1) + logdet_T) / 2))
+    # log(eps2/d) kept whole: d log(eps2) - d log(d) cancels catastrophically when d and eps2 are both huge
+    i1 = h_T - d / 2 * (sp.log(2 * sp.pi) + 1 + sp.log(eps2 / d))
+    # Gaussian teacher: substitute h(h_T) = 1/2 (d log(2 pi e) + log det Sigma_T); the d log(2 pi e) terms
+    # cancel symbolically (log=False keeps log(eps2/d) unexpanded)
+    i1_gauss = sp.expand(i1.subs(h_T, (d * (sp.log(2 * sp.pi) + 1) + logdet_T) / 2), log=False)
     i3 = i1_gauss.subs(eps2, tail)
     i2 = r / 2 * log1p(tr_S / (r * sigma_n**2))
     gmi = (logdet_xx + logdet_yy - logdet_joint) / 2

@@ -117,22 +117,23 @@ class Result:
     def __call__(self, **kwargs):
         """Evaluate at keyword arguments named like the symbols; arrays broadcast; returns float or ndarray.
 
-        Elements where the float evaluator overflows (inf or NaN from an intermediate such as inf/inf) are
-        recomputed at 40 digits by mpmath (unbounded exponent) and replaced when that value is real: by the
-        value when it is inside the float range, by +-inf when it is not. Elements outside the result's
-        domain stay NaN (see :meth:`check_domain`); finite elements are never touched.
+        The compiled numpy evaluator runs first. If it raised any floating-point exception (overflow, underflow,
+        invalid, divide: an intermediate such as ``N**b * s`` may overflow, or underflow to a subnormal, while
+        the value is modest), every element is recomputed at 40 digits by mpmath (unbounded exponent) and
+        replaced wherever that value is real: by the value inside the float range, by +-inf beyond it. Elements
+        outside the result's domain stay NaN (see :meth:`check_domain`). Without an exception nothing changes.
         """
         vals = [np.asarray(v, dtype=float) for v in self._values(kwargs)]
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        raised: list[str] = []
+        with np.errstate(all="call", call=lambda kind, _flag: raised.append(kind)):
             out = self.evaluator(*vals)
-        out = np.asarray(out, dtype=float)
+            out = np.asarray(out, dtype=float)
         shape = np.broadcast_shapes(*(v.shape for v in vals)) if vals else ()
         out = np.broadcast_to(out, shape).copy() if out.shape != shape else out
-        bad = ~np.isfinite(out)
-        if bad.any():
+        if raised:
             out = np.array(out, dtype=float)  # writable
             grid = [np.broadcast_to(v, shape) for v in vals]
-            for idx in zip(*np.nonzero(bad)) if shape else [()]:
+            for idx in np.ndindex(*shape):
                 exact = self._exact([g[idx] for g in grid])
                 if exact is not None:
                     out[idx] = exact

@@ -104,3 +104,21 @@ def test_g2_huge_magnitudes_do_not_overflow():
     value = catalog.get("G2")(B=5.0, p=1e300, N=1e10, rho=1e200, R=1e200, delta=0.05)
     ref = catalog.get("G2").evalf(B=5.0, p=1e300, N=1e10, rho=1e200, R=1e200, delta=0.05)
     assert math.isfinite(value) and value == pytest.approx(ref, rel=1e-10)
+
+
+def test_evaluators_survive_intermediate_overflow_and_underflow():
+    """B10: an intermediate over/underflow must not turn a modest value into nan/inf/0 (references computed
+    independently with math in log form)."""
+    import math
+
+    bits = catalog.get("G3.loss_range_bits")(V=1e22, alpha_s=1e-287)  # V/alpha = 1e309 overflows
+    assert bits == pytest.approx((math.log(1e22) - math.log(1e-287)) / math.log(2), rel=1e-12)
+    r1 = catalog.get("R1")(s=1.0, c=5e-324, alpha=1.0, a=1.0, b=0.5, N=100.0)  # N^b s/(a c) overflows
+    assert r1 == pytest.approx(math.exp(0.5 * (math.log(10.0) - math.log(5e-324))), rel=1e-12)
+    # d = eps2 = 1e300: d/2 log(eps2/d) = 0 exactly (the expanded d log eps2 - d log d cancelled to garbage)
+    assert catalog.get("I1.gaussian")(logdet_T=1.0, d=1e300, eps2=1e300) == pytest.approx(0.5, rel=1e-12)
+    # C1 at eta*: 2 sqrt(2 beta Delta / T) sigma with a product beta * sigma^2 that overflows
+    assert catalog.get("C1.at_eta_star")(Delta=1e-300, beta=1e300, sigma=1e300, T=1e300) == pytest.approx(
+        2 * math.sqrt(2.0) * 1e150, rel=1e-12)
+    # unchanged where nothing over/underflows, and still nan outside the domain (G2 at 3 rho R sqrt(N) < B)
+    assert math.isnan(catalog.get("G2")(B=3001.0, p=1e6, N=1e4, rho=1.0, R=10.0, delta=0.05))
