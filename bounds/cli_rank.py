@@ -1,7 +1,7 @@
 """`lrkd rank`: the recommended student rank for N samples under each reading of THEORY.md R.
 
     lrkd rank --samples N (--shape M D | --teacher-config FILE) [--alpha A | --spectrum FILE]
-              [--rate paper|covering|fast] [--json]
+              [--rate paper|covering|fast] [--fit-range KMIN KMAX | --k-max K] [--json]
 
 R1 for each rate form (needs --alpha or a spectrum), R2's budget rank for each form, and with a spectrum
 R3 plus the baselines (Gavish-Donoho, effective rank, energy ranks). `params` is the trainable count p(r):
@@ -42,6 +42,11 @@ def configure(parser) -> None:
                         help="R2's variance budget epsilon (default 0.1)")
     parser.add_argument("--noise-sigma", type=positive_float, metavar="SIGMA",
                         help="known per-entry noise std of the matrix (Gavish-Donoho known-sigma threshold)")
+    fit_range = parser.add_mutually_exclusive_group()
+    fit_range.add_argument("--fit-range", type=positive_int, nargs=2, metavar=("KMIN", "KMAX"),
+                           help="fit the power law sigma_k^2 = s k^(-2 alpha) on k = KMIN..KMAX only (keep a noise "
+                                "bulk or a few outlying top values out of the fit; default: every non-negligible k)")
+    fit_range.add_argument("--k-max", type=positive_int, metavar="K", help="same as --fit-range 1 K")
     parser.add_argument("--boot", type=positive_int, default=500, metavar="B",
                         help="bootstrap resamples of the spectrum's power-law fit (default 500)")
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
@@ -67,6 +72,13 @@ def run(args) -> int:
 
     if (args.tensor or args.module) and not args.spectrum:
         raise UsageError("--tensor/--module need --spectrum")
+    k_range = tuple(args.fit_range) if args.fit_range else (1, args.k_max) if args.k_max else None
+    if k_range is not None:
+        flag = "--fit-range" if args.fit_range else "--k-max"
+        if not args.spectrum:
+            raise UsageError(f"{flag} needs --spectrum (it limits the power-law fit of a measured spectrum)")
+        if k_range[1] - k_range[0] < 2:
+            raise UsageError(f"{flag}: the fit needs at least 3 indices KMIN..KMAX, got {k_range[0]}..{k_range[1]}")
     if args.alpha is not None and not args.alpha > 0.5:
         raise UsageError(f"--alpha must be > 1/2 (the power-law tail must converge), got {args.alpha:g}")
     params_fn, per_rank, r_max, target_info = _target(args)
@@ -86,13 +98,21 @@ def run(args) -> int:
         shape = shape or (tuple(args.shape) if args.shape is not None else None)
         spectrum_info = {"source": spec.source, "n_singular_values": int(sv.size),
                          "matrix_shape": list(spec.shape) if spec.shape else None}
+        if k_range is not None and k_range[1] > sv.size:
+            raise UsageError(f"{'--fit-range' if args.fit_range else '--k-max'}: KMAX = {k_range[1]} exceeds the "
+                             f"{sv.size} singular values of {args.spectrum}")
         try:
-            fit = rec.fit_spectrum(sv, n_boot=args.boot, seed=args.seed)
+            if k_range is None:
+                fit = rec.fit_spectrum(sv, n_boot=args.boot, seed=args.seed)
+            else:
+                fit = rec.fit_spectrum(sv, k_min=k_range[0], k_max=k_range[1], n_boot=args.boot, seed=args.seed)
         except ValueError as exc:
             notes.append(f"no power-law fit: {exc}")
         if fit is not None:
             spectrum_info.update({"alpha": fit.alpha, "alpha_ci95": list(fit.alpha_ci), "s": fit.s, "log_s": fit.log_s,
-                                  "fit_k_span": list(fit.k_span), "fit": "Huber log-log fit of sigma_k^2 vs k, "
+                                  "fit_k_span": list(fit.k_span),
+                                  "fit_k_span_from": "--fit-range/--k-max" if k_range else "default (every sigma_k > 1e-12 sigma_1)",
+                                  "fit": "Huber log-log fit of sigma_k^2 vs k, "
                                   f"bootstrap {args.boot} resamples, seed {args.seed}"})
             if not fit.alpha > 0.5:
                 notes.append(f"fitted alpha = {fit.alpha:.3g} <= 1/2: R1's power-law reading does not apply")
@@ -137,7 +157,7 @@ def _print_text(out: dict) -> None:
         lo, hi = spec["alpha_ci95"]
         print(f"spectrum {spec['source']}: {spec['n_singular_values']} singular values; power law "
               f"alpha = {spec['alpha']:.3f} [95% CI {lo:.3f}, {hi:.3f}] over k = {spec['fit_k_span'][0]}.."
-              f"{spec['fit_k_span'][1]}")
+              f"{spec['fit_k_span'][1]} ({spec['fit_k_span_from']})")
     width = max(len(r["method"]) for r in out["recommendations"])
     print(f"{'method':<{width}}  {'rank':>6}  {'params':>12}  assumption / formula")
     for r in out["recommendations"]:

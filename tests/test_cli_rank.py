@@ -105,3 +105,47 @@ def test_abbreviated_flags_are_refused():
     assert proc.returncode == 2 and "--sample" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
     proc = run_lrkd("rank", "--samp", "100", "--shape", "8", "8")
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
+
+
+def _head_plus_bulk(tmp_path):
+    """sigma_k = 3 k^-0.9 for k <= 20 (alpha = 0.9 planted), then a flat noise bulk at the level of sigma_20."""
+    k = np.arange(1, 61, dtype=float)
+    sv = np.where(k <= 20, 3.0 * k**-0.9, 3.0 * 20.0**-0.9 * np.exp(-0.002 * (k - 20)))
+    path = tmp_path / "sv.npy"
+    np.save(path, sv)
+    return path, sv
+
+
+def test_fit_range_keeps_a_noise_bulk_out_of_the_power_law_fit(tmp_path):
+    path, sv = _head_plus_bulk(tmp_path)
+    base = ["--samples", "1000", "--shape", "60", "80", "--boot", "50", "--json", "--spectrum", str(path)]
+    full, head, ranged = (json.loads(_ok(*base, *extra).stdout)["spectrum"]
+                          for extra in ([], ["--k-max", "20"], ["--fit-range", "3", "20"]))
+    # independent reference: least squares of log sigma_k^2 on log k over the same k (exact power law there)
+    for spec, (lo, hi) in ((head, (1, 20)), (ranged, (3, 20))):
+        k = np.arange(lo, hi + 1)
+        slope, intercept = np.polyfit(np.log(k), np.log(sv[lo - 1:hi] ** 2), 1)
+        assert spec["fit_k_span"] == [lo, hi] and "--fit-range" in spec["fit_k_span_from"]
+        assert spec["alpha"] == pytest.approx(-slope / 2, rel=1e-6) and spec["alpha"] == pytest.approx(0.9, rel=1e-6)
+        assert spec["log_s"] == pytest.approx(intercept, rel=1e-6, abs=1e-6)
+    assert full["fit_k_span"] == [1, 60] and full["alpha"] < 0.7  # the bulk flattens the default fit
+    text = run_lrkd("rank", *[a for a in base if a != "--json"], "--k-max", "20").stdout
+    assert "over k = 1..20 (--fit-range/--k-max)" in text
+
+
+@pytest.mark.parametrize("extra, needle", [
+    (["--k-max", "61"], "exceeds the 60 singular values"),
+    (["--fit-range", "5", "6"], "at least 3"),
+    (["--fit-range", "9", "3"], "at least 3"),
+    (["--k-max", "0"], "--k-max"),
+    (["--k-max", "10", "--fit-range", "1", "10"], "not allowed with"),
+])
+def test_fit_range_bad_values(tmp_path, extra, needle):
+    path, _ = _head_plus_bulk(tmp_path)
+    proc = run_lrkd("rank", "--samples", "100", "--shape", "60", "80", "--spectrum", str(path), *extra)
+    assert proc.returncode == 2 and needle in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+
+
+def test_fit_range_needs_a_spectrum():
+    proc = run_lrkd("rank", "--samples", "100", "--shape", "8", "8", "--alpha", "1", "--k-max", "5")
+    assert proc.returncode == 2 and "--k-max needs --spectrum" in proc.stderr
