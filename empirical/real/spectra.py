@@ -62,7 +62,9 @@ def fit_alpha(sigma, config: FitConfig = FitConfig()) -> dict:
     n = sigma.size
     fit = fit_spectrum(sigma, k_max=config.k_max(n), n_boot=config.n_boot, seed=config.seed)
     out = {"alpha": fit.alpha, "alpha_lo": fit.alpha_ci[0], "alpha_hi": fit.alpha_ci[1],
-           "k_lo": fit.k_span[0], "k_hi": fit.k_span[1], "log_s": float(np.log(fit.s)), "fit_scale": fit.fit.scale}
+           "k_lo": fit.k_span[0], "k_hi": fit.k_span[1],
+           "log_s": float(getattr(fit, "log_s", np.nan)) if np.isfinite(getattr(fit, "log_s", np.nan))
+           else float(np.log(fit.s)), "fit_scale": fit.fit.scale}
     for a, b in LOCAL_RANGES:
         ka, kb = max(1, int(round(a * n)) + (1 if a > 0 else 0)), int(round(b * n))
         if kb - ka >= 2:
