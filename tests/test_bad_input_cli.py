@@ -23,6 +23,7 @@ import numpy as np
 import pytest
 
 import paper_repro
+from conftest import ROOT as ROOT_DIR
 from conftest import run_lrkd
 
 # ------------------------------------------------------------------------------------------- input files
