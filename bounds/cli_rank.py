@@ -1,6 +1,6 @@
 """`lrkd rank`: the recommended student rank for N samples under each reading of THEORY.md R.
 
-    lrkd rank --samples N (--shape M D | --teacher-config FILE) [--alpha A | --spectrum FILE]
+    lrkd rank --samples N [--shape M D | --teacher-config FILE] [--alpha A | --spectrum FILE]
               [--rate paper|covering|fast] [--fit-range KMIN KMAX | --k-max K] [--json]
 
 R1 for each rate form (needs --alpha or a spectrum), R2's budget rank for each form, and with a spectrum
@@ -19,9 +19,10 @@ def configure(parser) -> None:
     """Arguments of ``lrkd rank``."""
     parser.add_argument("--samples", type=positive_int, required=True, metavar="N",
                         help="number of i.i.d. training samples (sequences) N")
-    target = parser.add_mutually_exclusive_group(required=True)
+    target = parser.add_mutually_exclusive_group()  # one is needed unless --spectrum reads a matrix (its shape)
     target.add_argument("--shape", type=positive_int, nargs=2, metavar=("M", "D"),
-                        help="teacher matrix shape; p(r) = r(M+D) (free rank-r factorization)")
+                        help="teacher matrix shape; p(r) = r(M+D) (free rank-r factorization); default: the shape "
+                             "of the --spectrum matrix")
     target.add_argument("--teacher-config", metavar="FILE",
                         help="HuggingFace-style config.json (or its folder); p(r) = LRC's trainable count")
     source = parser.add_mutually_exclusive_group()
@@ -81,16 +82,29 @@ def run(args) -> int:
             raise UsageError(f"{flag}: the fit needs at least 3 indices KMIN..KMAX, got {k_range[0]}..{k_range[1]}")
     if args.alpha is not None and not args.alpha > 0.5:
         raise UsageError(f"--alpha must be > 1/2 (the power-law tail must converge), got {args.alpha:g}")
+    no_target = args.shape is None and args.teacher_config is None
+    if no_target and not args.spectrum:
+        raise UsageError("one of --shape M D or --teacher-config FILE is required (or a --spectrum matrix, "
+                         "whose shape is then used)")
+    spec = None
+    if args.spectrum:
+        from bounds.spectrum_io import read_spectrum
+
+        spec = read_spectrum(args.spectrum, tensor=args.tensor, module=args.module)
+        if no_target:
+            if spec.shape is None:
+                raise UsageError(f"--shape M D (or --teacher-config) is required: {args.spectrum} holds singular "
+                                 "values, not a matrix with a shape")
+            args.shape = list(spec.shape)
     params_fn, per_rank, r_max, target_info = _target(args)
+    if no_target:
+        target_info["shape_from"] = "the --spectrum matrix"
     forms = (args.rate,) if args.rate else _FORMS
     inputs = {"samples": args.samples, **target_info, "alpha": args.alpha, "spectrum": args.spectrum,
               "rate": args.rate or "all", "scale": args.scale, "c": args.C, "epsilon": args.epsilon,
               "noise_sigma": args.noise_sigma, "params_per_rank": per_rank, "max_rank": r_max}
     notes, spectrum_info, sv, shape, fit = [], None, None, None, None
-    if args.spectrum:
-        from bounds.spectrum_io import read_spectrum
-
-        spec = read_spectrum(args.spectrum, tensor=args.tensor, module=args.module)
+    if spec is not None:
         sv, shape = spec.singular_values, spec.shape
         if shape is not None and args.shape is not None and sorted(shape) != sorted(args.shape):
             raise UsageError(f"--shape {args.shape[0]} {args.shape[1]} does not match the matrix in "
@@ -111,7 +125,7 @@ def run(args) -> int:
         if fit is not None:
             spectrum_info.update({"alpha": fit.alpha, "alpha_ci95": list(fit.alpha_ci), "s": fit.s, "log_s": fit.log_s,
                                   "fit_k_span": list(fit.k_span),
-                                  "fit_k_span_from": "--fit-range/--k-max" if k_range else "default (every sigma_k > 1e-12 sigma_1)",
+                                  "fit_k_span_from": "--fit-range/--k-max" if k_range else "default: every sigma_k > 1e-12 sigma_1",
                                   "fit": "Huber log-log fit of sigma_k^2 vs k, "
                                   f"bootstrap {args.boot} resamples, seed {args.seed}"})
             if not fit.alpha > 0.5:

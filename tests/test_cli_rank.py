@@ -149,3 +149,18 @@ def test_fit_range_bad_values(tmp_path, extra, needle):
 def test_fit_range_needs_a_spectrum():
     proc = run_lrkd("rank", "--samples", "100", "--shape", "8", "8", "--alpha", "1", "--k-max", "5")
     assert proc.returncode == 2 and "--k-max needs --spectrum" in proc.stderr
+
+
+def test_shape_is_taken_from_a_spectrum_matrix(tmp_path):
+    """Without --shape/--teacher-config, a --spectrum matrix supplies its shape: the answer equals the one with
+    the explicit --shape; singular values alone (no shape) or no spectrum at all are refused in one line."""
+    W = np.random.default_rng(1).standard_normal((12, 7))
+    np.save(tmp_path / "m.npy", W)
+    np.save(tmp_path / "sv.npy", np.linalg.svd(W, compute_uv=False))
+    base = ["--samples", "100", "--boot", "20", "--json", "--spectrum", str(tmp_path / "m.npy")]
+    inferred, explicit = (json.loads(_ok(*base, *extra).stdout) for extra in ([], ["--shape", "12", "7"]))
+    assert inferred["inputs"]["shape"] == [12, 7] and inferred["inputs"]["shape_from"] == "the --spectrum matrix"
+    assert inferred["recommendations"] == explicit["recommendations"]
+    for argv in (["--samples", "100", "--spectrum", str(tmp_path / "sv.npy")], ["--samples", "100"]):
+        proc = run_lrkd("rank", *argv)
+        assert proc.returncode == 2 and "--shape" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
