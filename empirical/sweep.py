@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import dataclasses
+import json
 import math
 import os
 import sys
@@ -273,7 +274,9 @@ def run_sweep(configs: list, store, *, workers: int = 1, force: bool = False, ex
 
     def finish(i: int, rec: dict) -> None:
         nonlocal done
-        rec = runners.complete_record(configs[i], rec)
+        # the record as the store will give it back (canonical JSON: sorted keys), so that a fresh run and a
+        # cached one are indistinguishable downstream
+        rec = json.loads(json.dumps(runners.complete_record(configs[i], rec), sort_keys=True))
         store.put(configs[i], rec)
         records[i] = rec
         done += 1

@@ -217,7 +217,7 @@ def runs_table(records: list[dict]):
         if rec.get("track") == "mi":
             continue
         row = {c: rec.get(c) for c in RUN_COLUMNS}
-        for term, v in (rec.get("clone_mse") or {}).items():
+        for term, v in sorted((rec.get("clone_mse") or {}).items()):
             row[f"clone_mse_{term}"] = v
         rows.append(row)
     df = pd.DataFrame(rows, columns=list(dict.fromkeys([*RUN_COLUMNS, *(k for r in rows for k in r)])))
