@@ -15,7 +15,7 @@ def configure(parser) -> None:
     g.add_argument("--steps", type=nonnegative_int, default=400)
     g.add_argument("--batch-size", type=positive_int, default=32)
     g.add_argument("--optimizer", choices=["adamw", "sgd"], default="adamw")
-    g.add_argument("--lr", type=positive_float, default=3e-3)
+    g.add_argument("--lr", type=positive_float, default=1e-2, help="default 1e-2")
     g.add_argument("--momentum", type=finite_float, default=0.0, help="SGD momentum")
     g.add_argument("--schedule", choices=["linear", "constant"], default="linear")
     g.add_argument("--tau", type=positive_float, default=8.0, help="KL temperature (default 8)")
