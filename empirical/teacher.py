@@ -94,10 +94,13 @@ def attention(xn, wq, wk, wv, cfg: TeacherConfig, cos, sin):
     """
     lead, T = xn.shape[:-2], xn.shape[-2]
     H, Hk, hd = cfg.n_heads, cfg.n_kv_heads, cfg.hd
-    # one fused matmul for q, k, v (weights concatenated along their output dimension)
-    q, k, v = linear(xn, torch.cat([wq, wk, wv], dim=-2)).split([H * hd, Hk * hd, Hk * hd], dim=-1)
-    qh = apply_rope(q.reshape(-1, T, H, hd).transpose(1, 2), cos[:T], sin[:T])
-    kh = apply_rope(k.reshape(-1, T, Hk, hd).transpose(1, 2), cos[:T], sin[:T])
+    # one fused matmul for q, k, v (weights concatenated along their output dimension), and RoPE applied to
+    # q and k together (they are adjacent in that output)
+    qkv = linear(xn, torch.cat([wq, wk, wv], dim=-2))
+    q, k, v = qkv.split([H * hd, Hk * hd, Hk * hd], dim=-1)
+    qk = qkv[..., :(H + Hk) * hd].reshape(-1, T, H + Hk, hd).transpose(1, 2)
+    qk = apply_rope(qk, cos[:T], sin[:T])
+    qh, kh = qk[:, :H], qk[:, H:]
     vh = v.reshape(-1, T, Hk, hd).transpose(1, 2)
     if Hk != H:
         kh = kh.repeat_interleave(H // Hk, dim=1)
