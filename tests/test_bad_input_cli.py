@@ -170,6 +170,9 @@ CASES = [
     C("lrkd", "missing argument", "no command", [], "COMMAND"),
     # --------------------------------------------------------------- rank: numbers
     C("rank", "non-numeric", "samples", ["rank", "--shape", "8", "8", "--samples", "many"], "--samples"),
+    C("rank", "non-UTF-8 argument", "samples", ["rank", "--shape", "8", "8", "--samples", "\udcff\udcfe1"],
+      "--samples"),
+    C("bounds", "non-UTF-8 argument", "value", ["bounds", "--eval", "G1", "C_G=1", "N=100", "p=\udcff"], "p"),
     C("rank", "non-numeric", "samples empty", ["rank", "--shape", "8", "8", "--samples", ""], "--samples"),
     C("rank", "non-numeric", "samples float", ["rank", "--shape", "8", "8", "--samples", "1e3"], "--samples"),
     C("rank", "negative", "samples", ["rank", "--shape", "8", "8", "--samples", "-100"], "--samples"),
@@ -445,6 +448,25 @@ def _run_with_cache(argv, cwd, cache):
             os.environ.pop("LRKD_CACHE", None)
         else:
             os.environ["LRKD_CACHE"] = old
+
+
+def test_non_utf8_argv_bytes_in_a_real_subprocess(tmp_path):
+    """Raw bytes that are not UTF-8 on the command line (a Latin-1 file name, a mangled number)."""
+    import subprocess
+    import sys
+
+    code = "import sys, paper_repro; sys.exit(paper_repro.cli(sys.argv[1:]))"
+    env = dict(os.environ, PYTHONPATH=str(ROOT_DIR), LRKD_CACHE=str(tmp_path / "cache"))
+    for argv, needle in (([b"rank", b"--shape", b"8", b"8", b"--samples", b"\xff\xfe10"], b"--samples"),
+                         ([b"rank", b"--shape", b"8", b"8", b"--samples", b"10", b"--spectrum", b"caf\xe9.npy"],
+                          b"spectrum"),
+                         ([b"mi", b"--x", b"\xe9.npy", b"--y", b"y.npy"], b"--x")):
+        proc = subprocess.run([sys.executable.encode(), b"-c", code.encode(), *argv], cwd=tmp_path, env=env,
+                              capture_output=True, timeout=120)
+        assert proc.returncode == 2, proc.stderr
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1 and needle in lines[0] and b"Traceback" not in proc.stderr, proc.stderr
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_every_command_has_bad_input_cases():
