@@ -26,6 +26,7 @@ from functools import lru_cache
 
 import numpy as np
 import sympy as sp
+from sympy.codegen.cfunctions import log1p
 
 from bounds.result import Result
 from bounds.symbols import B, C_G, C_bits, N, R, V, alpha_s, delta, emp_risk, p, rho
@@ -82,7 +83,8 @@ def results() -> tuple[Result, ...]:
         Result(id="G3.loss_range_bits", title="exact range of the smoothed cross-entropy, in bits",
                statement="the smoothed cross-entropy spans log2(1 + (1-alpha)V/alpha) bits (Lotfi et al. 2023)",
                assumptions=("prediction smoothing with weight alpha over a vocabulary of V tokens",),
-               expr=sp.log(1 + (1 - alpha_s) * V / alpha_s, 2), args=(V, alpha_s), reference=_REF_G3,
+               # log1p: log(1 + x) is 0 for x < 1e-16 (V/alpha tiny), log1p keeps every digit
+               expr=log1p((1 - alpha_s) * V / alpha_s) / sp.log(2), args=(V, alpha_s), reference=_REF_G3,
                lhs="B_bits", lhs_latex=r"B_{\mathrm{bits}}", relation="=", units="bits", derived_from="G3",
                domain=(_D_SMOOTH,)),
     )

@@ -44,6 +44,13 @@ def results() -> tuple[Result, ...]:
     # one pair of unit-variance scalars with correlation rho: det [[1, rho], [rho, 1]] = 1 - rho^2
     gmi_corr = sp.simplify(gmi.subs({logdet_xx: 0, logdet_yy: 0,
                                       logdet_joint: sp.log(sp.Matrix([[1, corr], [corr, 1]]).det())}))
+    # evaluated as -log1p(-rho^2)/2: log(1 - rho^2) is 0 for rho < 1e-8 (1 - rho^2 rounds to 1); near rho = 1,
+    # rho^2 = 1 - 2 d + d^2 is exact to ~d^2, so 1 - rho^2 keeps its digits
+    accurate = -log1p(-corr**2) / 2
+    as_logs = accurate.replace(log1p, lambda x: sp.log(1 + x))
+    if sp.simplify(sp.exp(-2 * gmi_corr) - sp.exp(-2 * as_logs)) != 0:
+        raise RuntimeError(f"log1p form {accurate} differs from the derived {gmi_corr}")
+    gmi_corr = accurate
     return (
         Result(id="I1", title="clone MSE lower-bounds the teacher-student MI",
                statement="I(h_T; h_S) >= h(h_T) - (d/2) log(2 pi e eps2/d): lowering the clone MSE raises this bound",

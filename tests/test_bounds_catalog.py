@@ -55,10 +55,10 @@ def test_metadata_and_latex(rid):
     assert isinstance(res.assumptions, tuple) and all(isinstance(a, str) and a for a in res.assumptions)
     assert set(res.expr.free_symbols) <= set(res.args)
     assert res.latex.startswith(res.lhs_latex)
-    if "log1p" not in str(res.expr):  # LaTeX is sympy.latex's, not retyped (log1p is printed as log(1 + x))
-        assert res.latex.endswith(sp.latex(res.expr, symbol_names=LATEX_NAMES))
-    else:
-        assert r"\log{\left(1 + " in res.latex
+    # LaTeX is sympy.latex's, not retyped (log1p, used for accuracy, is printed as log(1 + x))
+    from sympy.codegen.cfunctions import log1p
+
+    assert res.latex.endswith(sp.latex(res.expr.replace(log1p, lambda x: sp.log(1 + x)), symbol_names=LATEX_NAMES))
     assert res.formula_text().startswith(f"{res.lhs} {res.relation} ")
     d = res.to_dict()
     assert d["id"] == rid and d["args"] == list(res.arg_names)
@@ -122,3 +122,15 @@ def test_evaluators_survive_intermediate_overflow_and_underflow():
         2 * math.sqrt(2.0) * 1e150, rel=1e-12)
     # unchanged where nothing over/underflows, and still nan outside the domain (G2 at 3 rho R sqrt(N) < B)
     assert math.isnan(catalog.get("G2")(B=3001.0, p=1e6, N=1e4, rho=1.0, R=10.0, delta=0.05))
+
+
+def test_log1p_forms_keep_their_digits_near_zero_and_one():
+    """Cancellation without any floating-point flag: log(1 + x) for x < 1e-16 and 1 - rho^2 for small rho."""
+    import math
+
+    mi = catalog.get("GaussianMI.corr")
+    assert mi(corr=1e-100) == pytest.approx(0.5e-200, rel=1e-12)  # -log(1 - rho^2)/2 ~ rho^2/2
+    d = 2.0 ** -52  # rho = 1 - d: 1 - rho^2 = d (2 - d)
+    assert mi(corr=1 - d) == pytest.approx(-0.5 * (math.log(d) + math.log(2 - d)), rel=1e-14)
+    bits = catalog.get("G3.loss_range_bits")(V=1e-300, alpha_s=1e-260)  # x = (1 - alpha) V / alpha = 1e-40
+    assert bits == pytest.approx(1e-40 / math.log(2), rel=1e-12)
