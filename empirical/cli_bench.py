@@ -145,7 +145,7 @@ def _lrc_setup(dev, cfg, rank, batch, n_students, n_pool=512):
     import torch
 
     from .config import CLONE_TERMS, DistillConfig
-    from .distill import _objective, _per_student_clip, _Targets
+    from .distill import TeacherTargets, objective, per_student_clip
     from .lrc import LRCStudent
     from .teacher import Decoder
     teacher = Decoder(cfg, torch.Generator().manual_seed(0)).to(dev).eval()
@@ -155,16 +155,16 @@ def _lrc_setup(dev, cfg, rank, batch, n_students, n_pool=512):
     opt = make_adamw(params, lr=1e-3)
     pool = torch.randint(0, cfg.vocab, (n_pool, cfg.context + 1), generator=torch.Generator().manual_seed(2))
     dc = DistillConfig(rank=rank)
-    targets = _Targets(student, pool, CLONE_TERMS, dc.tau, budget_mb=dc.teacher_cache_max_mb, dev=dev)
+    targets = TeacherTargets(student, pool, CLONE_TERMS, dc.tau, budget_mb=dc.teacher_cache_max_mb, dev=dev)
     g = torch.Generator().manual_seed(3)
     pool_dev = pool.to(dev)
 
     def step():
         idx = torch.randint(n_pool, (n_students, batch), generator=g)
-        obj = _objective(student, pool_dev[idx.to(dev)], idx, targets, dc, CLONE_TERMS)[0]
+        obj = objective(student, pool_dev[idx.to(dev)], idx, targets, dc, CLONE_TERMS)[0]
         opt.zero_grad(set_to_none=True)
         obj.sum().backward()
-        _per_student_clip(params, 1.0)
+        per_student_clip(params, 1.0)
         opt.step()
     return step, targets.cached
 

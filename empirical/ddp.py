@@ -18,10 +18,10 @@ also a mean over sequences). Gradient clipping, AdamW and the schedule then act 
 every process, so the run equals the single-process run up to floating-point summation order. ``B``
 must be divisible by ``P`` (a one-line error otherwise). The logged loss is the all-reduced mean.
 
-The model, loss, data, schedule and (for distillation) the objective and teacher-target cache are B's
-(empirical.teacher / losses / data / train / distill); only the loop is written here, because
-empirical.train and empirical.distill keep their step inline (see the final report: a public
-``teacher_step`` / ``distill.objective`` would remove the duplicate loop).
+No training loop is written here: the teacher and distillation loops are empirical.train.train_teacher and
+empirical.distill.train_students, called with this module's hooks (``batch_slicer`` takes the process's
+rows of the global batch, ``wrap`` puts the model / objective in DistributedDataParallel, ``reduce``
+all-reduces the logged loss).
 """
 from __future__ import annotations
 
@@ -29,7 +29,6 @@ import argparse
 import json
 import os
 import sys
-import time
 
 ENV_KEYS = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE")
 
@@ -108,64 +107,30 @@ def _wrap(module, dev):
 
 # ------------------------------------------------------------------------------------------- teacher
 
+def _hooks(global_batch: int, dev, ws: int, rank: int) -> dict:
+    """The data-parallel hooks of the shared training loops (empirical.train.train_teacher,
+    empirical.distill.train_students): this process's shard of the global batch (last axis), the DDP
+    wrapper, and the all-reduced mean of the logged loss."""
+    lo, hi = shard_bounds(global_batch, ws, rank)
+    return {"batch_slicer": lambda idx: idx[..., lo:hi], "wrap": lambda m: _wrap(m, dev), "reduce": _mean_over_ranks}
+
+
 def train_teacher_ddp(cfg, store=None) -> dict:
     """Train the teacher of ``cfg`` (a :class:`empirical.config.TeacherTrainConfig`) data-parallel; returns
     ``{"record": ..., "state": state_dict}`` on every process (the same on all of them). With ``store`` (an
     :class:`empirical.store.ResultStore`) process 0 stores it under the config's key, exactly where
     :func:`empirical.train.get_teacher` looks, unless a teacher is already stored there.
 
-    Same initialisation, batch stream, AdamW groups, schedule and clipping as
-    :func:`empirical.train.train_teacher`; the loss trajectory is the all-reduced global-batch loss.
+    The loop is :func:`empirical.train.train_teacher` itself (same initialisation, batch stream, optimizer,
+    schedule and clipping) with this process's shard and DDP; the loss trajectory is the all-reduced
+    global-batch loss.
     """
-    import torch
-
-    from .config import config_hash, to_dict
-    from .data import make_splits
-    from .device import autocast, make_adamw
-    from .losses import cross_entropy
-    from .teacher import Decoder
-    from .train import _check_teacher_cfg, eval_ce, lr_factor, versions
+    from .train import _check_teacher_cfg, train_teacher
 
     _check_teacher_cfg(cfg)
-    t0 = time.perf_counter()
     dev, rank, ws = setup(cfg.device)
-    lo, hi = shard_bounds(cfg.batch_size, ws, rank)
-    splits = make_splits(cfg.data)
-    g = torch.Generator().manual_seed(cfg.seed)
-    model = Decoder(cfg.model, generator=g).to(dev)
-    decay = [p for _, p in model.named_parameters() if p.dim() >= 2]
-    no_decay = [p for _, p in model.named_parameters() if p.dim() < 2]
-    opt = make_adamw([{"params": decay, "weight_decay": cfg.weight_decay},
-                      {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr, betas=(0.9, 0.95))
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, cfg.steps, cfg.warmup_frac))
-    ddp = _wrap(model, dev)
-    data = splits.teacher
-    gb = torch.Generator().manual_seed(cfg.seed + 1_000_003)
-    losses = []
-    model.train()
-    for _ in range(cfg.steps):
-        idx = torch.randint(data.shape[0], (cfg.batch_size,), generator=gb)  # the global batch, every rank
-        batch = data[idx[lo:hi]].to(dev)
-        with autocast(dev):
-            logits = ddp(batch[:, :-1])
-        loss = cross_entropy(logits, batch[:, 1:])
-        opt.zero_grad(set_to_none=True)
-        loss.backward()  # DDP: gradients averaged over ranks
-        if cfg.grad_clip:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-        opt.step()
-        sched.step()
-        losses.append(_mean_over_ranks(loss.detach()).item())
-    model.eval()
-    train_s = time.perf_counter() - t0
-    held = eval_ce(model, splits.heldout, dev)
-    record = {"track": "teacher", "config": to_dict(cfg), "config_hash": config_hash(cfg), "seed": cfg.seed,
-              "versions": versions(), "device": str(dev), "status": "ok", "failure_reason": None,
-              "world_size": ws, "wall_s": time.perf_counter() - t0, "train_s": train_s,
-              "tokens_per_s": cfg.steps * cfg.batch_size * cfg.model.context / train_s,
-              "params": model.num_params(), "teacher_sequences": int(data.shape[0]), "test_loss": held,
-              "train_loss_last": sum(losses[-20:]) / max(1, len(losses[-20:])),
-              "trajectory": {"step": list(range(cfg.steps)), "train_loss": losses}}
+    model, record = train_teacher(cfg, device=dev, **_hooks(cfg.batch_size, dev, ws, rank))
+    record = dict(record, world_size=ws)
     state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
     if store is not None and rank == 0:
         from .locking import run_once
@@ -176,80 +141,31 @@ def train_teacher_ddp(cfg, store=None) -> dict:
 
 # ------------------------------------------------------------------------------------------- distillation
 
-def distill_ddp(cfg, store=None) -> dict:
-    """One LRC distillation (a :class:`empirical.config.DistillConfig`) data-parallel; returns a record with
-    the per-step all-reduced minibatch objective (``trajectory.minibatch_objective``, comparable with
-    :func:`empirical.distill.distill`'s), and held-out/train CE measured at the end.
+def distill_ddp(cfg, store=None, verbose: bool = False) -> dict:
+    """One LRC distillation (a :class:`empirical.config.DistillConfig`) data-parallel; returns the same
+    record as :func:`empirical.distill.distill` (plus ``world_size``) on every process: the loop is
+    :func:`empirical.distill.train_students` with this process's shard and DDP, so
+    ``trajectory.minibatch_objective`` is the all-reduced global-batch objective; the end-of-run
+    measurements (:func:`empirical.distill.make_records`) are computed identically in every process.
 
     The teacher comes from the store (trained by process 0 if missing, the others wait at a barrier).
     """
-    import torch
     import torch.distributed as dist
-    from torch import nn
 
-    from .config import CLONE_TERMS, config_hash, to_dict
-    from .data import make_splits
-    from .device import make_adamw
-    from .distill import _evaluate, _objective, _per_student_clip, _Targets, validate
-    from .lrc import LRCStudent
-    from .train import get_teacher, lr_factor, versions
+    from .distill import make_records, train_students, validate
+    from .train import get_teacher
 
     validate(cfg)
-    t0 = time.perf_counter()
     dev, rank, ws = setup(cfg.device)
-    lo, hi = shard_bounds(cfg.batch_size, ws, rank)
     if rank == 0:
-        teacher, _ = get_teacher(cfg.teacher, store=store)
+        teacher = get_teacher(cfg.teacher, store=store, verbose=verbose)
     if dist.is_initialized():
         dist.barrier()
     if rank != 0:
-        teacher, _ = get_teacher(cfg.teacher, store=store)
-    splits = make_splits(cfg.teacher.data)
-    terms = tuple(cfg.clone_terms) if cfg.alpha else ()
-    student = LRCStudent(teacher, cfg.rank, seeds=[cfg.seed], init=cfg.init, init_std=cfg.init_std).to(dev)
-    params = student.trainable_parameters()
-    pool = splits.student_pool[:cfg.samples]
-    targets = _Targets(student, pool, terms, cfg.tau, budget_mb=cfg.teacher_cache_max_mb, dev=dev)
-    pool_dev = pool.to(dev)
-
-    class _Objective(nn.Module):  # DDP needs a module whose forward returns the loss
-        def __init__(self):
-            super().__init__()
-            self.student = student
-
-        def forward(self, tok, idx):
-            return _objective(self.student, tok, idx, targets, cfg, terms)[0]
-
-    ddp = _wrap(_Objective(), dev)
-    if cfg.optimizer == "adamw":
-        opt = make_adamw(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    else:
-        opt = torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, cfg.steps, cfg.warmup_frac, cfg.schedule))
-    gen = torch.Generator().manual_seed(cfg.seed + 1_000_003)
-    objs = []
-    for _ in range(cfg.steps):
-        idx = torch.randint(cfg.samples, (cfg.batch_size,), generator=gen)[None]  # (1, B) global batch
-        local = idx[:, lo:hi]
-        obj = ddp(pool_dev[local.to(dev)], local)
-        opt.zero_grad(set_to_none=True)
-        obj.sum().backward()
-        if cfg.grad_clip:
-            _per_student_clip(params, cfg.grad_clip)
-        opt.step()
-        sched.step()
-        objs.append(_mean_over_ranks(obj.detach().double()).item())
-    train_s = time.perf_counter() - t0
-    E = min(cfg.samples, cfg.eval_sequences)
-    ev_train = _evaluate(student, pool[:E], cfg, dev, terms=())
-    ev_test = _evaluate(student, splits.heldout[:cfg.eval_sequences], cfg, dev, terms=CLONE_TERMS)
-    train, test = float(ev_train["ce"][0]), float(ev_test["ce"][0])
-    return {"track": "transformer", "config": to_dict(cfg), "config_hash": config_hash(cfg), "seed": cfg.seed,
-            "versions": versions(), "device": str(dev), "status": "ok", "failure_reason": None,
-            "world_size": ws, "wall_s": time.perf_counter() - t0, "train_s": train_s,
-            "rank": cfg.rank, "samples": cfg.samples, "params": student.num_trainable_per_student(),
-            "train_loss": train, "test_loss": test, "gap": test - train,
-            "trajectory": {"step": list(range(cfg.steps)), "minibatch_objective": objs}}
+        teacher = get_teacher(cfg.teacher, store=store)
+    tr = train_students(cfg, teacher=teacher, device=dev, verbose=verbose and rank == 0,
+                        **_hooks(cfg.batch_size, dev, ws, rank))
+    return dict(make_records(tr)[0], world_size=ws)
 
 
 # ------------------------------------------------------------------------------------------- CLI

@@ -1,6 +1,12 @@
 r"""LRC distillation runs: :func:`distill` (one config -> one record) and :func:`distill_many` (many configs,
 trained in stacked groups; same records as one-by-one runs up to float rounding).
 
+The one training loop is :func:`train_students` (-> :class:`Training`, the trained student and what
+measuring it needs; :func:`make_records` turns it into records). It serves every caller: distill, the MI
+cloning experiment (``on_checkpoint``), and data-parallel runs (empirical.ddp: ``batch_slicer``, ``wrap``,
+``reduce``). Its pieces are public too: :func:`objective`, :class:`TeacherTargets`, :func:`per_student_clip`,
+:func:`make_optimizer`.
+
 Per run, measured (notes/RECORD.md): train/held-out CE (plain and prediction-smoothed), the gap, per-term
 clone MSE (held-out, summed over layers), full-batch squared gradient norm of the training objective on a
 fixed probe batch (the first ``probe_size`` training sequences) at log-spaced steps with its running
@@ -87,7 +93,7 @@ def distill_many(cfgs, store: ResultStore | None = None, verbose: bool = False, 
 
 # ---------------------------------------------------------------------------------------------- internals
 
-class _Targets:
+class TeacherTargets:
     """Teacher targets for the first ``n`` pool sequences — the KL stats at τ (:func:`teacher_kl_stats`) and
     the clone activations — precomputed once (in fixed chunks of 64 sequences) when they fit in the memory
     budget; otherwise computed per batch."""
@@ -120,8 +126,10 @@ class _Targets:
         return self.pt[idx], self.negh[idx], [{t: c[t][idx] for t in self.terms} for c in self.caps]
 
 
-def _objective(student, tokens, idx, targets, cfg, terms):
-    """Per-student (objective, ce, kl, clone total) for token rows (S, B, T+1) (pool indices ``idx``)."""
+def objective(student, tokens, idx, targets, cfg, terms):
+    r"""Per-student (objective, ce, kl, clone total), each of shape (S,), for token rows ``tokens`` (S, B, T+1)
+    whose pool indices are ``idx`` (S, B): :math:`w_{ce}\,\mathrm{CE} + w_{kl}\,\mathrm{KL}_\tau + \alpha\sum\mathrm{MSE}`
+    (shared/LRC.md); ``targets`` a :class:`TeacherTargets`, ``terms`` the clone terms (() for none)."""
     inp, tgt = tokens[..., :-1], tokens[..., 1:]
     S, B = inp.shape[:2]
     pt, negh, caps = targets.get(idx, inp)
@@ -172,7 +180,8 @@ def _evaluate(student, seqs: torch.Tensor, cfg, dev, terms):
     return res
 
 
-def _per_student_clip(params, max_norm: float) -> None:
+def per_student_clip(params, max_norm: float) -> None:
+    """Clip each stacked student's gradient (dim 0 of every parameter) to global norm ``max_norm``."""
     S = params[0].shape[0]
     sq = sum(p.grad.double().pow(2).reshape(S, -1).sum(1) for p in params)
     scale = (max_norm / (sq.sqrt() + 1e-6)).clamp(max=1.0)
@@ -180,48 +189,118 @@ def _per_student_clip(params, max_norm: float) -> None:
         p.grad.mul_(scale.to(p.grad.dtype).view(S, *([1] * (p.dim() - 1))))
 
 
-def _run_group(cfgs: list[DistillConfig], store, verbose) -> list[dict]:
+def make_optimizer(params, cfg: DistillConfig):
+    """``(optimizer, scheduler)`` of the distillation recipe ``cfg``: fused AdamW or SGD(+momentum), and the
+    :func:`empirical.train.lr_factor` schedule stepped once per step."""
+    params = list(params)
+    if cfg.optimizer == "adamw":
+        opt = make_adamw(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    else:
+        opt = torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, cfg.steps, cfg.warmup_frac, cfg.schedule))
+    return opt, sched
+
+
+class ObjectiveModule(torch.nn.Module):
+    """:func:`objective` as a module whose forward returns the per-student objective (S,): what
+    ``DistributedDataParallel`` wraps (it needs a module whose forward produces the loss)."""
+
+    def __init__(self, student: LRCStudent, targets: TeacherTargets, cfg: DistillConfig, terms):
+        super().__init__()
+        self.student, self.targets, self.cfg, self.terms = student, targets, cfg, tuple(terms)
+
+    def forward(self, tokens, idx):
+        return objective(self.student, tokens, idx, self.targets, self.cfg, self.terms)[0]
+
+
+@dataclasses.dataclass
+class Training:
+    """The state :func:`train_students` leaves: the trained (stacked) student and what measuring it needs."""
+
+    cfgs: list
+    student: LRCStudent
+    params: list
+    teacher: object
+    teacher_record: dict
+    splits: object
+    pool: torch.Tensor        # the first max(N) student-pool sequences (CPU)
+    pool_dev: torch.Tensor    # the same on the device
+    targets: TeacherTargets
+    terms: tuple
+    dev: torch.device
+    probe_size: int
+    trajectory: dict          # log-spaced probe measurements (empty lists with log=False)
+    minibatch_objective: list  # per step, (S,) numpy arrays (reduced over processes under DDP)
+    train_s: float
+    t0: float
+
+    @property
+    def base(self) -> DistillConfig:
+        return self.cfgs[0]
+
+    def indices(self, gens, size) -> torch.Tensor:
+        """Pool indices (S, size) of a minibatch: per student uniform with replacement from its N, drawn
+        from its generator in ``gens``."""
+        return torch.stack([torch.randint(int(c.samples), (size,), generator=g) for c, g in zip(self.cfgs, gens)])
+
+    def batch(self, gens, size):
+        """A minibatch: (tokens (S, size, T+1) on the device, indices (S, size))."""
+        idx = self.indices(gens, size)
+        return self.pool_dev[idx.to(self.dev)], idx
+
+    def probe_loss(self):
+        """:func:`objective` on the fixed probe batch (the first ``probe_size`` training sequences)."""
+        S, P = len(self.cfgs), self.probe_size
+        probe_idx = torch.arange(P).expand(S, P)
+        return objective(self.student, self.pool_dev[probe_idx.to(self.dev)], probe_idx, self.targets, self.base,
+                         self.terms)
+
+
+def train_students(cfgs, *, store: ResultStore | None = None, verbose: bool = False, teacher=None, device=None,
+                   log: bool = True, checkpoints=(), on_checkpoint=None, batch_slicer=None, wrap=None,
+                   reduce=None) -> Training:
+    """THE LRC training loop (one config, or a group of stacked configs with equal :func:`group_key`).
+
+    ``teacher`` ``(model, record)`` (default: :func:`empirical.train.get_teacher` of the config, from
+    ``store``); ``device`` (default: the config's). ``log``: measure the probe objective, its loss terms and
+    the full-batch squared gradient norm at log-spaced steps (``Training.trajectory``).
+    ``on_checkpoint(step, student)`` is called at each step in ``checkpoints`` before that step's update, and
+    with ``step = steps`` after the last one (no module of the student depends on train/eval mode).
+
+    Data parallelism (empirical.ddp): every process draws the same GLOBAL minibatch indices (S, B);
+    ``batch_slicer(idx)`` returns the rows this process trains on; ``wrap(module)`` wraps the
+    :class:`ObjectiveModule` (e.g. in DistributedDataParallel, which averages the gradients over processes
+    in backward); ``reduce(x)`` turns the logged per-step objective (a detached float64 tensor) into the
+    global one. The defaults (identity) are the single-process run.
+    """
+    cfgs = [cfgs] if isinstance(cfgs, DistillConfig) else list(cfgs)
     t0 = time.perf_counter()
     base = cfgs[0]
     S = len(cfgs)
-    dev = resolve_device(base.device)
-    teacher, t_record = get_teacher(base.teacher, store=store, verbose=verbose)
+    dev = resolve_device(base.device) if device is None else torch.device(device)
+    teacher, t_record = teacher if teacher is not None else get_teacher(base.teacher, store=store, verbose=verbose)
     splits = make_splits(base.teacher.data)
-    ctx = splits.context
     terms = tuple(base.clone_terms) if base.alpha else ()
     student = LRCStudent(teacher, base.rank, seeds=[c.seed for c in cfgs], init=base.init,
                          init_std=base.init_std).to(dev)
     params = student.trainable_parameters()
     pool = splits.student_pool[:max(c.samples for c in cfgs)]
-    targets = _Targets(student, pool, terms, base.tau, budget_mb=base.teacher_cache_max_mb, dev=dev)
-    n_s = torch.tensor([c.samples for c in cfgs])
+    targets = TeacherTargets(student, pool, terms, base.tau, budget_mb=base.teacher_cache_max_mb, dev=dev)
+    tr = Training(cfgs=cfgs, student=student, params=params, teacher=teacher, teacher_record=t_record,
+                  splits=splits, pool=pool, pool_dev=pool.to(dev), targets=targets, terms=terms, dev=dev,
+                  probe_size=min(base.samples, base.probe_size),
+                  trajectory={k: [] for k in ("step", "grad_norm_sq", "objective", "train_loss", "clone_mse")},
+                  minibatch_objective=[], train_s=float("nan"), t0=t0)
     gens = [torch.Generator().manual_seed(c.seed + 1_000_003) for c in cfgs]
-    pool_dev = pool.to(dev)
-
-    def batch_from(gs, size):
-        idx = torch.stack([torch.randint(int(n), (size,), generator=g) for n, g in zip(n_s, gs)])
-        return pool_dev[idx.to(dev)], idx
-
-    P = min(base.samples, base.probe_size)
-    probe_idx = torch.arange(P).expand(S, P)
-    probe_tok = pool_dev[probe_idx.to(dev)]
-
-    def probe_loss():
-        return _objective(student, probe_tok, probe_idx, targets, base, terms)
-
-    if base.optimizer == "adamw":
-        opt = make_adamw(params, lr=base.lr, weight_decay=base.weight_decay)
-    else:
-        opt = torch.optim.SGD(params, lr=base.lr, momentum=base.momentum, weight_decay=base.weight_decay)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: lr_factor(s, base.steps, base.warmup_frac, base.schedule))
-
-    log_steps = set(measure.log_spaced_steps(base.steps, base.n_log_points))
-    traj = {k: [] for k in ("step", "grad_norm_sq", "objective", "train_loss", "clone_mse")}
-    mb_obj = []
+    opt, sched = make_optimizer(params, base)
+    forward = ObjectiveModule(student, targets, base, terms)
+    forward = wrap(forward) if wrap is not None else forward
+    log_steps = set(measure.log_spaced_steps(base.steps, base.n_log_points)) if log else set()
+    marks = set(checkpoints) if on_checkpoint is not None else set()
+    traj = tr.trajectory
 
     def log_point(step):
-        obj, ce, _, clone = probe_loss()
+        obj, ce, _, clone = tr.probe_loss()
         g = torch.autograd.grad(obj.sum(), params, allow_unused=True)
         gn = measure._per_student_sq([torch.zeros_like(p) if x is None else x for p, x in zip(params, g)])
         traj["step"].append(step)
@@ -231,21 +310,51 @@ def _run_group(cfgs: list[DistillConfig], store, verbose) -> list[dict]:
         traj["clone_mse"].append(clone.detach().double().cpu().numpy())
 
     for step in range(base.steps):
+        if step in marks:
+            on_checkpoint(step, student)
         if step in log_steps:
             log_point(step)
-        tok, idx = batch_from(gens, base.batch_size)
-        obj, _, _, _ = _objective(student, tok, idx, targets, base, terms)
+        idx = tr.indices(gens, base.batch_size)  # the global batch
+        if batch_slicer is not None:
+            idx = batch_slicer(idx)
+        obj = forward(tr.pool_dev[idx.to(dev)], idx)
         opt.zero_grad(set_to_none=True)
         obj.sum().backward()
         if base.grad_clip:
-            _per_student_clip(params, base.grad_clip)
+            per_student_clip(params, base.grad_clip)
         opt.step()
         sched.step()
-        mb_obj.append(obj.detach().double().cpu().numpy())
+        mb = obj.detach().double()
+        tr.minibatch_objective.append((reduce(mb) if reduce is not None else mb).cpu().numpy())
         if verbose and (step + 1) % max(1, base.steps // 10) == 0:
             print(f"step {step + 1}/{base.steps}  objective {obj.detach().mean().item():.4f}", file=sys.stderr, flush=True)
-    log_point(base.steps)
-    train_s = time.perf_counter() - t0
+    if log:
+        log_point(base.steps)
+    if on_checkpoint is not None:
+        on_checkpoint(base.steps, student)
+    tr.train_s = time.perf_counter() - t0
+    return tr
+
+
+# the names before the public API (kept for callers outside this package)
+_Targets, _objective, _per_student_clip = TeacherTargets, objective, per_student_clip
+
+
+def _run_group(cfgs: list[DistillConfig], store, verbose, **hooks) -> list[dict]:
+    tr = train_students(cfgs, store=store, verbose=verbose, **hooks)
+    return make_records(tr)
+
+
+def make_records(tr: Training) -> list[dict]:
+    """End-of-run measurements of a :func:`train_students` result (trained with ``log=True``) -> one record
+    per config (notes/RECORD.md)."""
+    cfgs, base, student, params, targets = tr.cfgs, tr.base, tr.student, tr.params, tr.targets
+    t0, train_s, dev, terms, pool, splits = tr.t0, tr.train_s, tr.dev, tr.terms, tr.pool, tr.splits
+    teacher, t_record, traj, mb_obj = tr.teacher, tr.teacher_record, tr.trajectory, tr.minibatch_objective
+    P = tr.probe_size
+    S = len(cfgs)
+    ctx = splits.context
+    probe_loss, batch_from = tr.probe_loss, tr.batch
 
     # ---------------------------------------------------------------- end-of-run measurements
     t_eval = time.perf_counter()
@@ -265,7 +374,7 @@ def _run_group(cfgs: list[DistillConfig], store, verbose) -> list[dict]:
 
         def mb_loss(_k):
             tok, idx = batch_from(sg, base.batch_size)
-            return _objective(student, tok, idx, targets, base, terms)[0]
+            return objective(student, tok, idx, targets, base, terms)[0]
         sigma2 = measure.gradient_variance(mb_loss, params, base.sigma2_batches).numpy()
     wall = time.perf_counter() - t0
     timing = {"train_s": train_s, "eval_s": t_beta - t_eval, "beta_s": t_sigma - t_beta,

@@ -84,39 +84,61 @@ def eval_ce(model: Decoder, tokens: torch.Tensor, device, chunk: int = _EVAL_CHU
     return tot / n
 
 
-def train_teacher(cfg: TeacherTrainConfig) -> tuple[Decoder, dict]:
+def make_teacher_optimizer(model: Decoder, cfg: TeacherTrainConfig):
+    """``(optimizer, scheduler)`` of the teacher recipe: fused AdamW (betas 0.9, 0.95; weight decay on
+    matrices only), warmup + linear decay (:func:`lr_factor`) stepped once per step."""
+    decay = [p for _, p in model.named_parameters() if p.dim() >= 2]
+    no_decay = [p for _, p in model.named_parameters() if p.dim() < 2]
+    opt = make_adamw([{"params": decay, "weight_decay": cfg.weight_decay},
+                      {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr, betas=(0.9, 0.95))
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, cfg.steps, cfg.warmup_frac))
+    return opt, sched
+
+
+def teacher_step(forward, model: Decoder, batch: torch.Tensor, opt, sched, grad_clip: float) -> torch.Tensor:
+    """One teacher update on ``batch`` (b, context+1): next-token CE of ``forward`` (the model, or a wrapper
+    such as DDP), backward, clip ``model``'s gradient norm, optimizer and scheduler step. Returns the
+    detached loss."""
+    dev = batch.device
+    with autocast(dev):
+        logits = forward(batch[:, :-1])
+    loss = cross_entropy(logits, batch[:, 1:])
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    if grad_clip:
+        torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+    opt.step()
+    sched.step()
+    return loss.detach()
+
+
+def train_teacher(cfg: TeacherTrainConfig, *, device=None, batch_slicer=None, wrap=None,
+                  reduce=None) -> tuple[Decoder, dict]:
     """Train one teacher on the teacher part of the split (AdamW, warmup + linear decay, grad clip).
 
-    Returns the model (eval mode, on the config's device) and its record (track ``teacher``).
+    Returns the model (eval mode, frozen, on the config's device or ``device``) and its record (track
+    ``teacher``). Data parallelism (empirical.ddp): every process draws the same GLOBAL batch indices;
+    ``batch_slicer(idx)`` keeps this process's rows, ``wrap(model)`` is the forward (e.g. DDP, which
+    averages gradients in backward), ``reduce(loss)`` the logged global loss. Defaults: one process.
     """
     _check_teacher_cfg(cfg)
     t0 = time.perf_counter()
-    dev = resolve_device(cfg.device)
+    dev = resolve_device(cfg.device) if device is None else torch.device(device)
     splits = make_splits(cfg.data)
     g = torch.Generator().manual_seed(cfg.seed)
     model = Decoder(cfg.model, generator=g).to(dev)
-    decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
-    no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
-    opt = make_adamw([{"params": decay, "weight_decay": cfg.weight_decay},
-                             {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr, betas=(0.9, 0.95))
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, cfg.steps, cfg.warmup_frac))
+    opt, sched = make_teacher_optimizer(model, cfg)
+    forward = wrap(model) if wrap is not None else model
     data = splits.teacher
     gb = torch.Generator().manual_seed(cfg.seed + 1_000_003)
     losses = []
     model.train()
     for _ in range(cfg.steps):
-        idx = torch.randint(data.shape[0], (cfg.batch_size,), generator=gb)
-        batch = data[idx].to(dev)
-        with autocast(dev):
-            logits = model(batch[:, :-1])
-        loss = cross_entropy(logits, batch[:, 1:])
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        if cfg.grad_clip:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-        opt.step()
-        sched.step()
-        losses.append(loss.item())
+        idx = torch.randint(data.shape[0], (cfg.batch_size,), generator=gb)  # the global batch
+        if batch_slicer is not None:
+            idx = batch_slicer(idx)
+        loss = teacher_step(forward, model, data[idx].to(dev), opt, sched, cfg.grad_clip)
+        losses.append((reduce(loss) if reduce is not None else loss).item())
     model.eval()
     train_s = time.perf_counter() - t0
     held = eval_ce(model, splits.heldout, dev)

@@ -27,9 +27,8 @@ that side's coordinates. Then, for the quantity every estimator targets, :math:`
 
 The bound formulas are evaluated through ``bounds.catalog`` (I1, I2, I3), never re-typed here.
 
-**Training.** The students are trained with helper B's LRC code (``empirical.lrc.LRCStudent`` and the LRC
-objective of ``empirical.distill``); the loop is repeated here only because ``empirical.distill`` returns
-records, not models, and has no checkpoint hook.
+**Training.** The students are trained by the one LRC training loop, ``empirical.distill.train_students``
+(its ``on_checkpoint`` hook measures the student during training).
 """
 from __future__ import annotations
 
@@ -213,43 +212,14 @@ def _heldout_losses(student, seqs, dcfg) -> tuple[float, float]:
     return float(ce), float(clone[0])
 
 
-def _train(teacher, pool, rank: int, dcfg, checkpoints, on_checkpoint):
-    """Train one LRC student of ``rank`` with the recipe of ``dcfg`` (AdamW/SGD, LRC schedule, per-student
-    clipping, objective CE + KL + alpha * clone MSE from empirical.distill); call ``on_checkpoint(step,
-    student)`` at each step in ``checkpoints`` (before the update of that step; ``steps`` = after the last)."""
-    import torch
+def _train(teacher, rank: int, dcfg, checkpoints, on_checkpoint):
+    """Train one LRC student of ``rank`` with the recipe of ``dcfg`` through B's training loop
+    (:func:`empirical.distill.train_students`, without its probe logging); ``on_checkpoint(step, student)``
+    runs at each step in ``checkpoints`` (before that step's update) and at ``steps`` (after the last)."""
+    from empirical.distill import train_students
 
-    from empirical import distill as D
-    from empirical.lrc import LRCStudent
-    from empirical.train import lr_factor
-
-    student = LRCStudent(teacher, rank, seeds=(dcfg.seed,), init=dcfg.init, init_std=dcfg.init_std)
-    params = student.trainable_parameters()
-    if dcfg.optimizer == "adamw":
-        opt = torch.optim.AdamW(params, lr=dcfg.lr, weight_decay=dcfg.weight_decay)
-    else:
-        opt = torch.optim.SGD(params, lr=dcfg.lr, momentum=dcfg.momentum, weight_decay=dcfg.weight_decay)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, dcfg.steps, dcfg.warmup_frac,
-                                                                       dcfg.schedule))
-    terms = tuple(dcfg.clone_terms) if dcfg.alpha else ()
-    # B's teacher-target cache (KL statistics at tau + clone activations of the pool), as distill uses it
-    targets = D._Targets(student, pool, terms, tau=dcfg.tau, budget_mb=dcfg.teacher_cache_max_mb,
-                         dev=pool.device)
-    gen = torch.Generator().manual_seed(dcfg.seed + 1_000_003)
-    marks = set(checkpoints)
-    for step in range(dcfg.steps):
-        if step in marks:
-            on_checkpoint(step, student)
-        idx = torch.randint(pool.shape[0], (1, dcfg.batch_size), generator=gen)
-        obj, _, _, _ = D._objective(student, pool[idx], idx, targets, dcfg, terms)
-        opt.zero_grad(set_to_none=True)
-        obj.sum().backward()
-        if dcfg.grad_clip:
-            D._per_student_clip(params, dcfg.grad_clip)
-        opt.step()
-        sched.step()
-    on_checkpoint(dcfg.steps, student)
-    return student
+    return train_students(dataclasses.replace(dcfg, rank=rank), teacher=teacher, log=False,
+                          checkpoints=checkpoints, on_checkpoint=on_checkpoint).student
 
 
 def run(cfg: CloningConfig | None = None, store=None, verbose: bool = False):
@@ -265,9 +235,9 @@ def run(cfg: CloningConfig | None = None, store=None, verbose: bool = False):
 
     cfg = cfg or CloningConfig()
     dcfg = _distill_config(cfg)
-    teacher, _ = get_teacher(dcfg.teacher, store=store, verbose=verbose)
+    teacher, t_record = get_teacher(dcfg.teacher, store=store, verbose=verbose)
     splits = make_splits(dcfg.teacher.data)
-    pool = splits.student_train(dcfg.samples)
+    splits.student_train(dcfg.samples)  # raises for an N larger than the corpus allows
     heldout = _heldout(splits, cfg)
     checkpoints = cfg.checkpoints if cfg.checkpoints is not None else log_spaced_steps(dcfg.steps,
                                                                                        cfg.n_checkpoints)
@@ -278,9 +248,10 @@ def run(cfg: CloningConfig | None = None, store=None, verbose: bool = False):
         def on_checkpoint(step, student):
             t0 = time.perf_counter()
             student.eval()
+            seqs = heldout.to(next(student.parameters()).device)  # the student trains on the config's device
             with torch.no_grad():
-                h_t, h_s, seq_id = _activations(student, heldout, cfg)
-            test_loss, clone_lrc = _heldout_losses(student, heldout, dcfg)
+                h_t, h_s, seq_id = _activations(student, seqs, cfg)
+            test_loss, clone_lrc = _heldout_losses(student, seqs, dcfg)
             shared, per_est = measure_pair(h_t, h_s, seq_id, cfg, seed=cfg.seed)
             for e in per_est:
                 rows.append({"track": "cloning", "rank": rank, "step": step, "steps_total": dcfg.steps,
@@ -297,9 +268,8 @@ def run(cfg: CloningConfig | None = None, store=None, verbose: bool = False):
         torch.manual_seed(cfg.seed)
         for rank in cfg.ranks:
             marks = checkpoints if rank == traj_rank else ()
-            _train(teacher, pool, rank, dataclasses.replace(dcfg, rank=rank), marks, record(rank))
+            _train((teacher, t_record), rank, dcfg, marks, record(rank))
         if traj_rank not in cfg.ranks:
-            _train(teacher, pool, traj_rank, dataclasses.replace(dcfg, rank=traj_rank), checkpoints,
-                   record(traj_rank))
+            _train((teacher, t_record), traj_rank, dcfg, checkpoints, record(traj_rank))
     df = pd.DataFrame(rows)
     return df[[c for c in COLUMNS if c in df.columns]]
