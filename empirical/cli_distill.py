@@ -1,5 +1,9 @@
 """``lrkd distill``: one Low-Rank Clone distillation run (the teacher comes from the cache, trained if
-missing); prints its metrics, or with ``--json`` the full result record (notes/RECORD.md)."""
+missing); prints its metrics, or with ``--json`` the full result record (notes/RECORD.md).
+
+Data-parallel under torchrun (``torchrun --no-python --nproc-per-node 2 lrkd distill ...``): the run is
+empirical.ddp.distill_ddp with the same GLOBAL ``--batch-size`` (divisible by the number of processes), the
+same record (plus ``world_size``), printed by process 0 only."""
 from __future__ import annotations
 
 from bounds.cliutil import finite_float, nonnegative_int, positive_float, positive_int
@@ -33,6 +37,7 @@ def run(args) -> int:
     """Run one distillation and print its record."""
     from bounds.cliutil import UsageError, emit_json
 
+    from . import ddp
     from .cli_common import teacher_config
     from .config import CLONE_TERMS, DistillConfig
     from .device import configure_cpu_threads, resolve_device
@@ -49,8 +54,17 @@ def run(args) -> int:
                         kl_weight=args.kl_weight, ce_weight=args.ce_weight, clone_terms=terms or CLONE_TERMS,
                         init=args.init, seed=args.seed, device=args.device)
     resolve_device(cfg.device)
-    configure_cpu_threads(args.threads)
-    record = distill(cfg, store=ResultStore(args.cache), verbose=not args.json)
+    if ddp.is_distributed():
+        ddp.check_batch(cfg.batch_size)
+        try:
+            record = ddp.distill_ddp(cfg, store=ResultStore(args.cache), verbose=not args.json, threads=args.threads)
+        finally:
+            ddp.teardown()
+        if ddp.world()[0] != 0:
+            return 0
+    else:
+        configure_cpu_threads(args.threads)
+        record = distill(cfg, store=ResultStore(args.cache), verbose=not args.json)
     if args.json:
         emit_json(record)
         return 0

@@ -1,4 +1,8 @@
-"""``lrkd teacher``: train (or load from the cache) one LLaMA-style byte-level teacher and print its record."""
+"""``lrkd teacher``: train (or load from the cache) one LLaMA-style byte-level teacher and print its record.
+
+Data-parallel under torchrun (``torchrun --no-python --nproc-per-node 2 lrkd teacher ...``): a teacher not
+yet cached (or ``--force``) is trained by empirical.ddp.train_teacher_ddp with the same GLOBAL batch and
+stored by process 0; process 0 alone prints."""
 from __future__ import annotations
 
 from .cli_common import add_teacher_arguments, summary_lines
@@ -13,7 +17,9 @@ def run(args) -> int:
     """Train or load the teacher; print a summary (or ``--json`` the record without its loss trace)."""
     from bounds.cliutil import emit_json
 
+    from . import ddp
     from .cli_common import teacher_config
+    from .config import config_hash
     from .data import make_splits
     from .device import configure_cpu_threads, resolve_device
     from .store import ResultStore
@@ -21,9 +27,22 @@ def run(args) -> int:
 
     cfg = teacher_config(args)
     resolve_device(cfg.device)
-    configure_cpu_threads(args.threads)
+    store = ResultStore(args.cache)
     splits = make_splits(cfg.data)
-    _, record = get_teacher(cfg, store=ResultStore(args.cache), force=args.force, verbose=True)
+    if ddp.is_distributed() and (args.force or store.get(config_hash(cfg)) is None):
+        ddp.check_batch(cfg.batch_size)
+        try:
+            record = ddp.train_teacher_ddp(cfg, store=store, force=args.force, threads=args.threads)["record"]
+        finally:
+            ddp.teardown()
+        if ddp.world()[0] != 0:
+            return 0
+        record = dict(record, from_cache=False)
+    else:
+        configure_cpu_threads(args.threads)
+        _, record = get_teacher(cfg, store=store, force=args.force, verbose=ddp.world()[0] == 0)
+        if ddp.world()[0] != 0:
+            return 0
     record = dict(record, sequences={"teacher": int(splits.teacher.shape[0]), "heldout": int(splits.heldout.shape[0]),
                                      "student_pool": splits.max_samples})
     if args.json:

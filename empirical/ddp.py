@@ -57,10 +57,21 @@ def shard_bounds(global_batch: int, world_size: int, rank: int) -> tuple[int, in
     return rank * b, (rank + 1) * b
 
 
-def setup(device: str = "auto"):
+def check_batch(global_batch: int) -> None:
+    """Raise :class:`bounds.cliutil.UsageError` (one line, before any process group) unless the global batch
+    divides evenly over this launch's processes."""
+    from bounds.cliutil import UsageError
+
+    try:
+        shard_bounds(global_batch, world()[1], 0)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def setup(device: str = "auto", threads: int | None = None):
     """Initialise the process group when running under torchrun (gloo on CPU, NCCL on CUDA) and return
     ``(torch.device, rank, world_size)``. On CUDA each process uses ``cuda:LOCAL_RANK``. On CPU each process
-    gets ``cpu_count // LOCAL_WORLD_SIZE`` torch threads."""
+    gets ``threads`` torch threads (default ``cpu_count // LOCAL_WORLD_SIZE``)."""
     import torch
     import torch.distributed as dist
 
@@ -72,7 +83,7 @@ def setup(device: str = "auto"):
         torch.cuda.set_device(local)
         dev = torch.device("cuda", local)
     else:
-        torch.set_num_threads(max(1, (os.cpu_count() or 1) // int(os.environ.get("LOCAL_WORLD_SIZE", ws))))
+        torch.set_num_threads(threads or max(1, (os.cpu_count() or 1) // int(os.environ.get("LOCAL_WORLD_SIZE", ws))))
     if ws > 1 and not dist.is_initialized():
         dist.init_process_group("nccl" if dev.type == "cuda" else "gloo")
     return dev, rank, ws
@@ -115,11 +126,12 @@ def _hooks(global_batch: int, dev, ws: int, rank: int) -> dict:
     return {"batch_slicer": lambda idx: idx[..., lo:hi], "wrap": lambda m: _wrap(m, dev), "reduce": _mean_over_ranks}
 
 
-def train_teacher_ddp(cfg, store=None) -> dict:
+def train_teacher_ddp(cfg, store=None, *, force: bool = False, threads: int | None = None) -> dict:
     """Train the teacher of ``cfg`` (a :class:`empirical.config.TeacherTrainConfig`) data-parallel; returns
     ``{"record": ..., "state": state_dict}`` on every process (the same on all of them). With ``store`` (an
     :class:`empirical.store.ResultStore`) process 0 stores it under the config's key, exactly where
-    :func:`empirical.train.get_teacher` looks, unless a teacher is already stored there.
+    :func:`empirical.train.get_teacher` looks, unless a teacher is already stored there (``force``:
+    overwrite it). ``threads``: CPU threads per process (default: the cores shared evenly).
 
     The loop is :func:`empirical.train.train_teacher` itself (same initialisation, batch stream, optimizer,
     schedule and clipping) with this process's shard and DDP; the loss trajectory is the all-reduced
@@ -128,20 +140,20 @@ def train_teacher_ddp(cfg, store=None) -> dict:
     from .train import _check_teacher_cfg, train_teacher
 
     _check_teacher_cfg(cfg)
-    dev, rank, ws = setup(cfg.device)
+    dev, rank, ws = setup(cfg.device, threads)
     model, record = train_teacher(cfg, device=dev, **_hooks(cfg.batch_size, dev, ws, rank))
     record = dict(record, world_size=ws)
     state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
     if store is not None and rank == 0:
         from .locking import run_once
 
-        record = run_once(store, record["config_hash"], lambda: (record, state))[0]
+        record = run_once(store, record["config_hash"], lambda: (record, state), force=force)[0]
     return {"record": record, "state": state}
 
 
 # ------------------------------------------------------------------------------------------- distillation
 
-def distill_ddp(cfg, store=None, verbose: bool = False) -> dict:
+def distill_ddp(cfg, store=None, verbose: bool = False, *, threads: int | None = None) -> dict:
     """One LRC distillation (a :class:`empirical.config.DistillConfig`) data-parallel; returns the same
     record as :func:`empirical.distill.distill` (plus ``world_size``) on every process: the loop is
     :func:`empirical.distill.train_students` with this process's shard and DDP, so
@@ -149,6 +161,7 @@ def distill_ddp(cfg, store=None, verbose: bool = False) -> dict:
     measurements (:func:`empirical.distill.make_records`) are computed identically in every process.
 
     The teacher comes from the store (trained by process 0 if missing, the others wait at a barrier).
+    ``verbose``: progress on stderr from process 0; ``threads``: CPU threads per process.
     """
     import torch.distributed as dist
 
@@ -156,7 +169,7 @@ def distill_ddp(cfg, store=None, verbose: bool = False) -> dict:
     from .train import get_teacher
 
     validate(cfg)
-    dev, rank, ws = setup(cfg.device)
+    dev, rank, ws = setup(cfg.device, threads)
     if rank == 0:
         teacher = get_teacher(cfg.teacher, store=store, verbose=verbose)
     if dist.is_initialized():
