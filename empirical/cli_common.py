@@ -43,8 +43,71 @@ def teacher_config(args):
     model = TeacherConfig(d_model=args.d_model, n_layers=args.layers, n_heads=args.heads, n_kv_heads=kv,
                           d_ff=args.d_ff, context=args.context, tied_embeddings=not args.untied)
     data = DataConfig(corpus=args.corpus, context=args.context, seed=args.data_seed)
-    return TeacherTrainConfig(model=model, data=data, steps=args.teacher_steps, lr=args.teacher_lr,
-                              seed=args.teacher_seed, device=args.device)
+    cfg = TeacherTrainConfig(model=model, data=data, steps=args.teacher_steps, lr=args.teacher_lr,
+                             seed=args.teacher_seed, device=args.device)
+    check_cache(args.cache)
+    check_memory(cfg)
+    return cfg
+
+
+def check_cache(cache) -> None:
+    """UsageError unless ``--cache`` is absent, or an existing folder (BUGS.md B13)."""
+    from pathlib import Path
+
+    from bounds.cliutil import UsageError
+    if cache and Path(cache).exists() and not Path(cache).is_dir():
+        raise UsageError(f"--cache {cache}: exists and is not a folder")
+
+
+def memory_limit_bytes() -> float:
+    """What this process may allocate: physical memory, or the address-space limit when lower."""
+    import os
+    import resource
+    limit = float("inf")
+    try:
+        limit = float(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - platform without sysconf
+        pass
+    soft = resource.getrlimit(resource.RLIMIT_AS)[0]
+    if soft != resource.RLIM_INFINITY:
+        limit = min(limit, float(soft))
+    return limit
+
+
+def teacher_param_count(m) -> int:
+    """Parameters of the teacher :class:`empirical.config.TeacherConfig` ``m`` (attention, SwiGLU, norms,
+    embedding(s))."""
+    hd = m.d_model // m.n_heads
+    attn = m.d_model * (m.n_heads + 2 * m.n_kv_heads) * hd + m.n_heads * hd * m.d_model
+    layer = attn + 3 * m.d_model * m.d_ff + 2 * m.d_model
+    return m.n_layers * layer + m.vocab * m.d_model * (1 if m.tied_embeddings else 2) + m.d_model
+
+
+def activation_bytes(m, batch: int) -> float:
+    """A LOWER estimate of one training step's stored float32 activations for ``batch`` sequences: logits
+    and their gradient, and per layer the residual, q/k/v/attention outputs and the three SwiGLU widths."""
+    return 4.0 * batch * m.context * (2 * m.vocab + m.n_layers * (6 * m.d_model + 3 * m.d_ff))
+
+
+def check_memory(tcfg, batch: int | None = None) -> None:
+    """UsageError, before anything is allocated or trained, when a clear lower estimate of the memory the
+    teacher's training (AdamW: weights, gradients, two moments) or, with ``batch``, an LRC step (teacher and
+    student streams) needs exceeds :func:`memory_limit_bytes` (BUGS.md B14)."""
+    from bounds.cliutil import UsageError
+    limit = memory_limit_bytes()
+    gib = lambda b: f"{b / 2**30:.3g} GiB"  # noqa: E731
+    m = tcfg.model
+    params = teacher_param_count(m)
+    if 16.0 * params > limit:
+        raise UsageError(f"--d-model {m.d_model} (with --layers {m.n_layers}, --d-ff {m.d_ff}): the teacher has "
+                         f"{params:.3g} parameters, training needs at least {gib(16.0 * params)}, more than the "
+                         f"{gib(limit)} this process may use")
+    if activation_bytes(m, tcfg.batch_size) > limit:
+        raise UsageError(f"--context {m.context} / --d-model {m.d_model}: a teacher step needs at least "
+                         f"{gib(activation_bytes(m, tcfg.batch_size))}, more than the {gib(limit)} available")
+    if batch is not None and 2 * activation_bytes(m, batch) > limit:
+        raise UsageError(f"--batch-size {batch}: an LRC step needs at least {gib(2 * activation_bytes(m, batch))}, "
+                         f"more than the {gib(limit)} this process may use")
 
 
 def summary_lines(record: dict, keys) -> list[str]:

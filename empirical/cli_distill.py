@@ -38,7 +38,7 @@ def run(args) -> int:
     from bounds.cliutil import UsageError, emit_json
 
     from . import ddp
-    from .cli_common import teacher_config
+    from .cli_common import check_memory, teacher_config
     from .config import CLONE_TERMS, DistillConfig
     from .device import configure_cpu_threads, resolve_device
     from .store import ResultStore
@@ -53,6 +53,7 @@ def run(args) -> int:
                         schedule=args.schedule, tau=args.tau, alpha=args.alpha if terms else 0.0,
                         kl_weight=args.kl_weight, ce_weight=args.ce_weight, clone_terms=terms or CLONE_TERMS,
                         init=args.init, seed=args.seed, device=args.device)
+    check_memory(cfg.teacher, batch=cfg.batch_size)
     resolve_device(cfg.device)
     if ddp.is_distributed():
         ddp.check_batch(cfg.batch_size)

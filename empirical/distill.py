@@ -56,6 +56,9 @@ def validate(cfg: DistillConfig) -> None:
         raise UsageError(f"--init must be normal or svd, got {cfg.init!r}")
     if cfg.init == "svd" and cfg.rank > cfg.teacher.model.d_model:
         raise UsageError(f"--init svd needs rank <= teacher width {cfg.teacher.model.d_model}")
+    if cfg.rank > cfg.teacher.model.d_model:  # LRC shrinks the width: d_S = r <= d_T (BUGS.md B14)
+        raise UsageError(f"--rank {cfg.rank} exceeds the teacher width d_T = {cfg.teacher.model.d_model} "
+                         "(the student is at most as wide as its teacher)")
     if cfg.tau <= 0:
         raise UsageError(f"--tau must be > 0, got {cfg.tau}")
     if not 0 < cfg.smoothing_alpha < 1:
@@ -233,6 +236,8 @@ class Training:
     minibatch_objective: list  # per step, (S,) numpy arrays (reduced over processes under DDP)
     train_s: float
     t0: float
+    stopped_at_step: list = dataclasses.field(default_factory=list)  # per student: first non-finite step or None
+    stopped_value: list = dataclasses.field(default_factory=list)    # its objective there
 
     @property
     def base(self) -> DistillConfig:
@@ -266,6 +271,9 @@ def train_students(cfgs, *, store: ResultStore | None = None, verbose: bool = Fa
     the full-batch squared gradient norm at log-spaced steps (``Training.trajectory``).
     ``on_checkpoint(step, student)`` is called at each step in ``checkpoints`` before that step's update, and
     with ``step = steps`` after the last one (no module of the student depends on train/eval mode).
+    A student whose minibatch objective is not finite stops there (``Training.stopped_at_step``; its
+    gradients are zeroed from then on); the loop ends when every student has stopped (the final probe log
+    and checkpoint are then at that step).
 
     Data parallelism (empirical.ddp): every process draws the same GLOBAL minibatch indices (S, B);
     ``batch_slicer(idx)`` returns the rows this process trains on; ``wrap(module)`` wraps the
@@ -290,7 +298,8 @@ def train_students(cfgs, *, store: ResultStore | None = None, verbose: bool = Fa
                   splits=splits, pool=pool, pool_dev=pool.to(dev), targets=targets, terms=terms, dev=dev,
                   probe_size=min(base.samples, base.probe_size),
                   trajectory={k: [] for k in ("step", "grad_norm_sq", "objective", "train_loss", "clone_mse")},
-                  minibatch_objective=[], train_s=float("nan"), t0=t0)
+                  minibatch_objective=[], train_s=float("nan"), t0=t0, stopped_at_step=[None] * S,
+                  stopped_value=[None] * S)
     gens = [torch.Generator().manual_seed(c.seed + 1_000_003) for c in cfgs]
     opt, sched = make_optimizer(params, base)
     forward = ObjectiveModule(student, targets, base, terms)
@@ -309,6 +318,8 @@ def train_students(cfgs, *, store: ResultStore | None = None, verbose: bool = Fa
         traj["train_loss"].append(ce.detach().double().cpu().numpy())
         traj["clone_mse"].append(clone.detach().double().cpu().numpy())
 
+    alive = np.ones(S, dtype=bool)
+    last = base.steps
     for step in range(base.steps):
         if step in marks:
             on_checkpoint(step, student)
@@ -318,20 +329,33 @@ def train_students(cfgs, *, store: ResultStore | None = None, verbose: bool = Fa
         if batch_slicer is not None:
             idx = batch_slicer(idx)
         obj = forward(tr.pool_dev[idx.to(dev)], idx)
+        mb = obj.detach().double()
+        mb = (reduce(mb) if reduce is not None else mb).cpu().numpy()  # global: every process decides alike
+        tr.minibatch_objective.append(mb)
+        diverged = alive & ~np.isfinite(mb)
+        for s_ in np.flatnonzero(diverged):  # a non-finite objective stops that student (BUGS.md B12)
+            tr.stopped_at_step[s_], tr.stopped_value[s_] = step, float(mb[s_])
+        alive &= ~diverged
+        if not alive.any():
+            last = step
+            break
         opt.zero_grad(set_to_none=True)
         obj.sum().backward()
+        if not alive.all():
+            dead = torch.from_numpy(~alive).to(dev)
+            for p in params:
+                if p.grad is not None:
+                    p.grad[dead] = 0
         if base.grad_clip:
             per_student_clip(params, base.grad_clip)
         opt.step()
         sched.step()
-        mb = obj.detach().double()
-        tr.minibatch_objective.append((reduce(mb) if reduce is not None else mb).cpu().numpy())
         if verbose and (step + 1) % max(1, base.steps // 10) == 0:
             print(f"step {step + 1}/{base.steps}  objective {obj.detach().mean().item():.4f}", file=sys.stderr, flush=True)
-    if log:
-        log_point(base.steps)
-    if on_checkpoint is not None:
-        on_checkpoint(base.steps, student)
+    if log and last not in log_steps - {base.steps}:  # not logged yet at the step the loop ended
+        log_point(last)
+    if on_checkpoint is not None and last not in marks - {base.steps}:
+        on_checkpoint(last, student)
     tr.train_s = time.perf_counter() - t0
     return tr
 
@@ -363,13 +387,13 @@ def make_records(tr: Training) -> list[dict]:
     ev_test = _evaluate(student, splits.heldout[:base.eval_sequences], base, dev, terms=CLONE_TERMS)
     t_beta = time.perf_counter()
     beta = np.full(S, np.nan)
-    if base.beta_iters > 0:
+    if base.beta_iters > 0 and not all(k is not None for k in tr.stopped_at_step):
         hg = [torch.Generator().manual_seed(c.seed + 3_000_017) for c in cfgs]
         with math_attention():
             beta = measure.hessian_top_eig(lambda: probe_loss()[0], params, base.beta_iters, hg).numpy()
     t_sigma = time.perf_counter()
     sigma2 = np.full(S, np.nan)
-    if base.sigma2_batches > 1:
+    if base.sigma2_batches > 1 and not all(k is not None for k in tr.stopped_at_step):
         sg = [torch.Generator().manual_seed(c.seed + 2_000_003) for c in cfgs]
 
         def mb_loss(_k):
@@ -392,10 +416,17 @@ def make_records(tr: Training) -> list[dict]:
         loss_best = float(min(objs))
         train, test = float(ev_train["ce"][s]), float(ev_test["ce"][s])
         finite = all(math.isfinite(x) for x in (train, test, loss_best))
+        stop = tr.stopped_at_step[s]
+        reason = None
+        if stop is not None:
+            reason = (f"non-finite objective ({tr.stopped_value[s]}) at step {stop} "
+                      f"(optimizer {c.optimizer}, lr {c.lr})")
+        elif not finite:
+            reason = "non-finite loss"
         records.append({
             "track": "transformer", "config": to_dict(c), "config_hash": config_hash(c), "seed": c.seed,
-            "versions": vers, "device": str(dev), "status": "ok" if finite else "failed",
-            "failure_reason": None if finite else "non-finite loss", "wall_s": wall / S, "train_s": train_s / S,
+            "versions": vers, "device": str(dev), "status": "failed" if reason else "ok",
+            "failure_reason": reason, "stopped_at_step": stop, "wall_s": wall / S, "train_s": train_s / S,
             "group_size": S, "timing_group": timing, "teacher_targets_cached": bool(targets.cached),
             "rank": c.rank, "samples": c.samples, "tokens": c.samples * ctx, "context": ctx, "params": p_r,
             "m": d_T, "d": d_T, "vocab": teacher.cfg.vocab, "n_layers": teacher.cfg.n_layers,

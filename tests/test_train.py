@@ -112,3 +112,35 @@ def test_config_round_trip_and_hash():
     assert back == cfg and config_hash(back) == config_hash(cfg)
     assert config_hash(dataclasses.replace(cfg, rank=4)) != config_hash(cfg)
     assert config_hash(dataclasses.replace(cfg, teacher=tiny_teacher_config(seed=1))) != config_hash(cfg)
+
+
+def test_diverging_run_stops_at_its_first_non_finite_objective(store):
+    rec = distill(tiny_distill_config(steps=30, optimizer="sgd", lr=1e8, grad_clip=0.0, samples=32), store=store)
+    mb = rec["trajectory"]["minibatch_objective"]
+    first_bad = next(i for i, v in enumerate(mb) if not math.isfinite(v))  # from the logged objectives
+    assert rec["stopped_at_step"] == first_bad < 29 and len(mb) == first_bad + 1
+    assert rec["status"] == "failed" and f"at step {first_bad}" in rec["failure_reason"]
+    assert max(rec["trajectory"]["step"]) <= first_bad  # nothing measured after it stopped
+
+
+def test_train_students_checkpoints_and_logging_do_not_change_training(store):
+    from empirical.distill import train_students
+    from empirical.lrc import LRCStudent
+
+    cfg = tiny_distill_config(steps=12, samples=32)
+    seen = {}
+
+    def keep(step, student):
+        seen[step] = [p.detach().clone() for p in student.trainable_parameters()]
+
+    a = train_students(cfg, store=store, checkpoints=(0, 5), on_checkpoint=keep)
+    b = train_students(cfg, store=store, log=False)
+    assert sorted(seen) == [0, 5, 12] and not b.trajectory["step"] and a.trajectory["step"]
+    teacher, _ = get_teacher(cfg.teacher, store=store)
+    init = LRCStudent(teacher, cfg.rank, seeds=[cfg.seed], init=cfg.init, init_std=cfg.init_std)
+    for x, y in zip(seen[0], init.trainable_parameters()):  # step 0 = before any update
+        assert torch.equal(x, y.detach())
+    for x, y in zip(seen[12], b.student.trainable_parameters()):
+        assert torch.equal(x, y.detach())
+    assert all((u == v).all() for u, v in zip(a.minibatch_objective, b.minibatch_objective))
+    assert not torch.equal(seen[5][0], seen[12][0])
