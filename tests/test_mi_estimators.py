@@ -222,3 +222,20 @@ def test_kl_entropy_bruteforce_path_matches_kdtree():
 
     ref = cKDTree(x).query(x, k=4)[0][:, -1]
     np.testing.assert_allclose(_kth_distance(x, 3, 1), ref, rtol=1e-8)
+
+
+@pytest.mark.parametrize("scale", [2.0**-990, 2.0**990, 1e-300, 1e300])
+def test_estimates_are_scale_invariant_at_extreme_magnitudes(scale):
+    """MI is invariant under x -> c x; the estimators standardize per column, and the power-of-two column
+    rescaling (BUGS.md B6) keeps their squares from over/underflowing: at c = 2^+-990 (x c exact) the same
+    bits as at 1, at c = 1e+-300 (x c rounded) the same to rounding."""
+    x, y, _ = gaussian_pair(400, 3, 2, 0.7, rng=0)
+    exact = np.frexp(scale)[0] == 0.5
+    for est in (gaussian_mi, ksg_mi):
+        ref, got = est(x, y).mi, est(x * scale, y).mi
+        assert got == ref if exact else got == pytest.approx(ref, rel=1e-9), est.__name__
+
+
+def test_too_few_samples_names_the_argument():
+    with pytest.raises(ValueError, match="^--x: need at least 3 samples"):
+        as_samples(np.zeros((2, 1)), np.zeros((2, 1)), min_samples=3, name_x="--x")

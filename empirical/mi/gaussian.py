@@ -35,7 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import digamma
 
-from .samples import as_samples
+from .samples import as_samples, rescale_columns
 
 
 @dataclass(frozen=True)
@@ -96,7 +96,7 @@ def gaussian_mi(x, y, *, shrinkage: str | float | None = "auto", bias_correction
     n, dx = x.shape
     dy = y.shape[1]
     d = dx + dy
-    z = np.hstack([x, y])
+    z = rescale_columns(np.hstack([x, y]))  # exact; no over/underflow at 1e+-300 (BUGS.md B6)
     z = z - z.mean(axis=0)
     sd = z.std(axis=0)
     if np.any(sd == 0):

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import digamma
 
-from .samples import as_samples
+from .samples import as_samples, rescale_columns
 
 #: d_x + d_y at or below which method="auto" uses the KD-tree
 KDTREE_MAX_DIM = 12
@@ -51,6 +51,7 @@ class KSGResult:
 
 
 def _prepare(a: np.ndarray, jitter: float, rng: np.random.Generator) -> np.ndarray:
+    a = rescale_columns(a)  # exact; keeps std finite and nonzero at extreme magnitudes (BUGS.md B6)
     sd = a.std(axis=0)
     sd[sd == 0] = 1.0
     a = (a - a.mean(axis=0)) / sd

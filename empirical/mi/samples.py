@@ -43,8 +43,17 @@ def as_samples(x, y=None, *, min_samples: int = 2, name_x: str = "x", name_y: st
         raise ValueError(f"{name_x} and {name_y} have different numbers of rows "
                          f"({out[0].shape[0]} vs {out[1].shape[0]})")
     if out[0].shape[0] < min_samples:
-        raise ValueError(f"need at least {min_samples} samples, got {out[0].shape[0]}")
+        raise ValueError(f"{name_x}: need at least {min_samples} samples (rows), got {out[0].shape[0]}")
     return out[0] if len(out) == 1 else tuple(out)
+
+
+def rescale_columns(a: np.ndarray) -> np.ndarray:
+    """``a`` with each column multiplied by a power of two (exact) that brings its largest magnitude into
+    [0.5, 1): estimators that standardize per column are invariant under this, and their squares then
+    neither overflow nor underflow at extreme but finite magnitudes (1e+-300). Zero columns stay zero."""
+    m = np.max(np.abs(a), axis=0)
+    _, e = np.frexp(np.where(m > 0, m, 1.0))
+    return np.ldexp(a, -e)
 
 
 def mi_from_rho(rho) -> float:
