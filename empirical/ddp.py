@@ -5,6 +5,7 @@ Launch with torchrun (``P`` processes; gloo on CPU, NCCL on CUDA)::
     torchrun --nproc-per-node 2 -m empirical.ddp teacher --steps 600 --batch-size 32 --out teacher.json
     torchrun --nproc-per-node 2 -m empirical.ddp distill --rank 16 --samples 512 --out run.json
     python -m empirical.ddp teacher ...          # without torchrun: one process, the reference run
+    torchrun --no-python --nproc-per-node 2 lrkd distill --rank 16 --samples 512 --json   # the CLI, same
 
 The batch size is GLOBAL. Every process draws the same global minibatch indices from the same generator as
 the single-process run (empirical.train / empirical.distill); process ``k`` of ``P`` takes rows
