@@ -45,8 +45,6 @@ def test_rank_cli_reads_minilm_matrices(how):
     assert any(m.startswith("R3/") for m in ranks) and "gavish-donoho/unknown-sigma" in ranks
 
 
-@pytest.mark.xfail(reason="bounds/cli_rank.py requires --shape or --teacher-config even when --spectrum reads a "
-                          "matrix whose shape it knows (reported to helper A)", strict=False)
 def test_rank_cli_infers_shape_from_the_matrix():
     proc = run_lrkd("rank", "--spectrum", str(minilm.model_dir()), "--module", MODULE, "--samples", "1000",
                     "--boot", "50", "--json", timeout=300)
