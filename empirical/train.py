@@ -18,7 +18,6 @@ gradient clipping and optimizer state — so its record equals the one-by-one ru
 """
 from __future__ import annotations
 
-import dataclasses
 import math
 import platform
 import sys
@@ -26,16 +25,13 @@ import time
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from bounds.cliutil import UsageError
 
-from . import measure
-from .config import CLONE_TERMS, DistillConfig, TeacherTrainConfig, config_hash, package_version, to_dict
+from .config import TeacherTrainConfig, config_hash, package_version, to_dict
 from .data import make_splits
 from .device import autocast, make_adamw, resolve_device
-from .losses import cross_entropy, forward_kl, loss_range, smoothed_cross_entropy
-from .lrc import LRCStudent
+from .losses import cross_entropy
 from .store import ResultStore
 from .teacher import Decoder
 
