@@ -246,8 +246,12 @@ def run_sweep(configs: list, store, *, workers: int = 1, force: bool = False, ex
     """Every config's record, in the order of ``configs``; missing ones are computed and stored.
 
     ``store`` is an :class:`empirical.store.ResultStore`. ``executor`` overrides the default
-    (``ProcessPoolExecutor(workers)`` with one torch thread per worker when ``workers > 1``; in-process when 1).
+    (``ProcessPoolExecutor(workers)`` with one torch thread per worker when ``workers > 1``; in-process when 1),
+    e.g. one of :func:`empirical.executors.make_executor`; it is not shut down here. Every task goes through
+    :func:`empirical.locking.stored_batch`, so the worker stores each record under its key's lock and several
+    sweeps sharing a store compute each run once.
     """
+    from empirical import locking
     from empirical import sweep_runners as runners
 
     t0 = time.perf_counter()
@@ -305,7 +309,8 @@ def run_sweep(configs: list, store, *, workers: int = 1, force: bool = False, ex
         if tasks and in_process:
             teachers_ready()
             for idxs in tasks:
-                for i, rec in zip(idxs, execute_batch([configs[i] for i in idxs], store_root)):
+                for i, rec in zip(idxs, locking.stored_batch(execute_batch, [configs[i] for i in idxs], store_root,
+                                                             force)):
                     finish(i, rec)
         elif tasks:
             own = executor is None
@@ -315,10 +320,12 @@ def run_sweep(configs: list, store, *, workers: int = 1, force: bool = False, ex
                                                   initializer=_init_worker, initargs=(os.getpid(),))
             try:
                 # teacher-free tasks start at once; the teachers train here meanwhile; then the rest is submitted
-                futures = {executor.submit(execute_batch, [configs[i] for i in idxs], store_root): idxs
+                futures = {executor.submit(locking.stored_batch, execute_batch, [configs[i] for i in idxs],
+                                           store_root, force): idxs
                            for idxs in free}
                 teachers_ready()
-                futures.update({executor.submit(execute_batch, [configs[i] for i in idxs], store_root): idxs
+                futures.update({executor.submit(locking.stored_batch, execute_batch, [configs[i] for i in idxs],
+                                                store_root, force): idxs
                                 for idxs in tasks[len(free):]})
                 for fut in cf.as_completed(futures):
                     idxs = futures[fut]

@@ -1,10 +1,12 @@
 """End to end: `python paper_repro.py --preset smoke` in a temporary folder writes every figure (PNG, PDF and
 the CSV of what is drawn, finite numbers, expected columns), runs.csv, report.md/json and manifest.json; a
-second run is served entirely from the store (no training) and gives identical results."""
+second run is served entirely from the store (no training) and gives identical results; `--executor local`
+recomputes exactly the runs missing from a copied store, bitwise equal to the originals; bad executor flags exit 2."""
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -76,8 +78,46 @@ def test_second_run_is_served_from_the_store_with_identical_results(smoke):
         assert (out / name).read_text() == text, name
 
 
-def test_bad_arguments_exit_2(tmp_path):
+def test_executor_local_recomputes_only_the_missing_runs(smoke, tmp_path):
+    """A copy of the smoke store with some synthetic records deleted: `--executor local` (in-process, through
+    locking.stored_batch) computes exactly those, and they equal the originals (CPU runs are deterministic)."""
+    out = tmp_path / "results"
+    shutil.copytree(smoke[0] / "store", out / "store", ignore=shutil.ignore_patterns(".locks"))
+    runs = pd.read_csv(smoke[0] / "runs.csv")
+    gone = list(runs.loc[runs["track"] == "synthetic", "config_hash"][::5])
+    for h in gone:
+        (out / "store" / h[:2] / f"{h}.json").unlink()
+    proc = _repro(out, "--executor", "local")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "InlineExecutor" in proc.stdout
+    man = json.loads((out / "manifest.json").read_text())
+    assert man["sweep"]["computed"] == len(gone) and man["sweep"]["cached"] == man["sweep"]["total"] - len(gone)
+    for h in gone:
+        assert (out / "store" / h[:2] / f"{h}.json").exists()
+        assert (out / "store" / ".locks" / h[:2] / f"{h}.lock").exists()  # stored under its key's lock
+    drop = ["wall_s"]
+    pd.testing.assert_frame_equal(pd.read_csv(out / "runs.csv").drop(columns=drop), runs.drop(columns=drop))
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--preset", "huge"], "--preset"),
+    (["--executor", "nope"], "--executor"),
+    (["--executor", "local", "--partition", "gpu"], "--partition"),
+    (["--executor", "process", "--gpus", "-1"], "--gpus"),
+    (["--workers", "0"], "--workers"),
+])
+def test_bad_arguments_exit_2(tmp_path, args, needle):
     from conftest import run_lrkd
-    proc = run_lrkd("repro", "--preset", "huge", "--out", str(tmp_path / "x"))
-    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    proc = run_lrkd("repro", *args, "--out", str(tmp_path / "x"))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert needle in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
     assert not (tmp_path / "x").exists()
+
+
+def test_out_that_is_a_file_exits_2_before_any_training(tmp_path):
+    from conftest import run_lrkd
+    f = tmp_path / "results.txt"
+    f.write_text("not a folder\n")
+    proc = run_lrkd("repro", "--preset", "smoke", "--out", str(f))
+    assert proc.returncode == 2 and "not a folder" in proc.stderr and "Traceback" not in proc.stderr
+    assert f.read_text() == "not a folder\n" and not proc.stdout
