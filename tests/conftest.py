@@ -5,12 +5,16 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
 
 os.environ.setdefault("MPLBACKEND", "Agg")
+# Tests never read or write the user's result cache (~/.cache/lrkd): one fresh cache per test session,
+# inherited by every subprocess, so a test run on a used machine costs what it costs on a fresh one.
+os.environ["LRKD_CACHE"] = tempfile.mkdtemp(prefix="lrkd-test-cache-")
 
 settings.register_profile("lrkd", deadline=None, max_examples=50,
                           suppress_health_check=[HealthCheck.too_slow])
