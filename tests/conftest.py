@@ -2,7 +2,9 @@
 threads kept small, and a helper to run the `lrkd` command line in a real subprocess."""
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -15,6 +17,7 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 # Tests never read or write the user's result cache (~/.cache/lrkd): one fresh cache per test session,
 # inherited by every subprocess, so a test run on a used machine costs what it costs on a fresh one.
 os.environ["LRKD_CACHE"] = tempfile.mkdtemp(prefix="lrkd-test-cache-")
+atexit.register(shutil.rmtree, os.environ["LRKD_CACHE"], ignore_errors=True)
 
 settings.register_profile("lrkd", deadline=None, max_examples=50,
                           suppress_health_check=[HealthCheck.too_slow])
