@@ -118,10 +118,21 @@ def from_results_dir(folder) -> Tables:
     runs_path = folder / "runs.csv"
     if not runs_path.exists():
         raise UsageError(f"{folder}: no runs.csv (is this a results folder written by `lrkd repro`?)")
-    runs = pd.read_csv(runs_path)
-    traj = pd.read_csv(folder / "trajectories.csv") if (folder / "trajectories.csv").exists() else pd.DataFrame()
-    mi = pd.read_csv(folder / "mi.csv") if (folder / "mi.csv").exists() else pd.DataFrame()
+    runs = _read_table(runs_path)
+    missing = [c for c in ("train_loss", "test_loss") if c not in runs.columns]
+    if missing:
+        raise UsageError(f"{runs_path}: missing column(s) {', '.join(missing)} (not a runs.csv written by `lrkd repro`)")
+    traj = _read_table(folder / "trajectories.csv") if (folder / "trajectories.csv").exists() else pd.DataFrame()
+    mi = _read_table(folder / "mi.csv") if (folder / "mi.csv").exists() else pd.DataFrame()
     return Tables(runs=_finish_runs(runs), traj=traj, mi=mi)
+
+
+def _read_table(path: Path) -> pd.DataFrame:
+    """``pd.read_csv(path)``; an unreadable, empty, non-UTF-8 or malformed file is a :class:`UsageError`."""
+    try:
+        return pd.read_csv(path)
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read {path}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
 
 
 def load_path(path) -> Tables:
