@@ -59,6 +59,9 @@ class TransformerGrid:
     beta_iters: int = 20        # Hessian power iterations (beta)
     sigma2_batches: int = 16    # minibatch gradients for sigma^2
     eval_sequences: int = 512   # sequences for the final train / held-out losses
+    n_log_points: int = 16      # log-spaced trajectory points (each measures grad norm, beta, sigma^2: the
+                                # dominant cost of short runs: ~1 s per point and student on 2 CPU cores)
+    batch_size: int = 32
     corpus: str | None = None   # UTF-8 text file; None: the embedded pydoc_data corpus
 
 
@@ -94,7 +97,8 @@ PRESETS: dict[str, Preset] = {
         synthetic=SyntheticGrid(ranks=(1, 2, 4, 8), samples=(32, 64, 128), seeds=(0, 1), m=12, d=12, noise=0.3,
                                 conv_ranks=(2, 8), conv_samples=128, conv_steps=300),
         transformer=TransformerGrid(ranks=(4, 8), samples=(64, 128), seeds=(0,), steps=20, teacher_steps=60,
-                                    d_model=32, n_layers=1, beta_iters=4, sigma2_batches=4, eval_sequences=64),
+                                    d_model=32, n_layers=1, beta_iters=4, sigma2_batches=4, eval_sequences=64,
+                                    n_log_points=8),
         mi=MIGrid(ranks=(2, 8), steps=20, samples=128, heldout_sequences=16, n_checkpoints=3),
         workers=2),
     "quick": Preset(
@@ -102,9 +106,12 @@ PRESETS: dict[str, Preset] = {
         synthetic=SyntheticGrid(ranks=(1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64),
                                 samples=(64, 128, 256, 512, 1024, 2048, 4096, 8192), seeds=(0, 1, 2, 3, 4), m=64,
                                 d=64, noise=0.5, conv_ranks=(2, 8, 32), conv_samples=512, conv_steps=2000),
-        transformer=TransformerGrid(ranks=(4, 8, 16, 32), samples=(32, 128, 512), seeds=(0, 1, 2), steps=150,
-                                    teacher_steps=400, beta_iters=10, sigma2_batches=8, eval_sequences=256),
-        mi=MIGrid(ranks=(2, 8, 32), steps=100, samples=512, heldout_sequences=48, n_checkpoints=4, seeds=(0, 1, 2)),
+        # sized from measured costs (2 CPU cores, 1 thread per worker): a student step ~0.08 s at batch 32, a
+        # trajectory point ~1 s; fewer (r, N) points with more steps rather than many undertrained students
+        transformer=TransformerGrid(ranks=(4, 8, 16), samples=(32, 128, 512), seeds=(0, 1, 2), steps=240,
+                                    teacher_steps=400, beta_iters=6, sigma2_batches=4, eval_sequences=128,
+                                    n_log_points=8),
+        mi=MIGrid(ranks=(2, 8, 32), steps=80, samples=512, heldout_sequences=32, n_checkpoints=3, seeds=(0, 1, 2)),
         workers=2),
     "full": Preset(
         name="full", budget="<= 15 min on one H200-class GPU",

@@ -63,7 +63,8 @@ def transformer_configs(grid, device: str = "cpu") -> list:
                                  data=DataConfig(corpus=grid.corpus), steps=grid.teacher_steps, device=device)
     return [DistillConfig(teacher=teacher, rank=r, samples=n, steps=grid.steps, seed=s, device=device,
                           beta_iters=grid.beta_iters, sigma2_batches=grid.sigma2_batches,
-                          eval_sequences=grid.eval_sequences)
+                          eval_sequences=grid.eval_sequences, n_log_points=grid.n_log_points,
+                          batch_size=grid.batch_size)
             for n in grid.samples for r in grid.ranks for s in grid.seeds]
 
 
@@ -140,6 +141,10 @@ def prepare_teachers(cfgs: list, store_root, log=print) -> None:
 
 #: synthetic runs per task (amortizes the process-pool round trip; they take milliseconds)
 SYNTHETIC_CHUNK = 8
+#: stacked transformer students per task: stacking saves little per student on CPU (cost ~ linear in the
+#: students), so small tasks balance the workers better (a 9-student group on one of 2 workers left the other idle);
+#: on a GPU up to 16 train together
+TRANSFORMER_CHUNK = 4
 
 
 def batches(cfgs: list, ids: list | None = None, chunk: int = SYNTHETIC_CHUNK) -> list[list]:
@@ -159,7 +164,9 @@ def batches(cfgs: list, ids: list | None = None, chunk: int = SYNTHETIC_CHUNK) -
         groups.setdefault(gk, []).append(i)
     tasks = []
     for gk, members in groups.items():
-        size = chunk if gk[0] == "synthetic" else 1 if gk[0] == "cloning" else 16
+        first = cfgs[ids.index(members[0])]
+        size = (chunk if gk[0] == "synthetic" else 1 if gk[0] == "cloning"
+                else TRANSFORMER_CHUNK if getattr(first, "device", "cpu") == "cpu" else 16)
         tasks += [(gk[0], members[j:j + size]) for j in range(0, len(members), size)]
     order = {"cloning": 0, "transformer": 1, "synthetic": 2}
     return [m for _, m in sorted(tasks, key=lambda t: order[t[0]])]
@@ -263,7 +270,8 @@ def cloning_configs(grid, transformer_grid, device: str = "cpu") -> list:
     from empirical.mi.infonce import InfoNCEConfig
 
     base = transformer_configs(transformer_grid, device)[0]
-    dcfg = DistillConfig(teacher=base.teacher, samples=grid.samples, steps=grid.steps, device=device)
+    dcfg = DistillConfig(teacher=base.teacher, samples=grid.samples, steps=grid.steps, device=device,
+                         batch_size=transformer_grid.batch_size)
     return [CloningConfig(distill=dcfg, ranks=tuple(grid.ranks), trajectory_rank=max(grid.ranks),
                           heldout_sequences=grid.heldout_sequences, estimators=tuple(grid.estimators),
                           n_checkpoints=grid.n_checkpoints,

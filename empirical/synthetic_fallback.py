@@ -162,10 +162,21 @@ def run(cfg: SyntheticConfig) -> dict:
                                "grad_norm_sq_running_avg": [float(avg[t - 1]) for t in logged],
                                "train_loss": [losses[t - 1] for t in logged]})
         W_hat = P @ Q
+    rec["param_norm"] = param_norm(W_hat, cfg.rank) if cfg.optimizer == "rrr" else float(np.sqrt(np.sum(P**2) + np.sum(Q**2)))
     train = nll(np.mean(np.sum((Y - X @ W_hat.T) ** 2, axis=1)) / m, tau)
     test = nll((np.sum((W - W_hat) ** 2) + m * tau**2) / m, tau)
     rec.update(train_loss=train, test_loss=test, gap=test - train, wall_s=time.perf_counter() - t0)
     return rec
+
+
+def param_norm(W: np.ndarray, rank: int) -> float:
+    r"""\|\theta\|_2 of the student ``W = P Q`` (P: m x r, Q: r x d) in its balanced factorization
+    :math:`P = U_r S_r^{1/2}, Q = S_r^{1/2} V_r^\top`, the smallest over all factorizations of W:
+    :math:`\min_{PQ=W} \|P\|_F^2 + \|Q\|_F^2 = 2\|W\|_*` (AM-GM on each singular value), so
+    :math:`\|\theta\|_2 = \sqrt{2 \sum_{k \le r} s_k(W)}`. The exact ERM (``optimizer="rrr"``) has no factors of its
+    own; this is the radius R it needs in THEORY G2."""
+    s = np.linalg.svd(W, compute_uv=False)[:rank]
+    return float(np.sqrt(2.0 * np.sum(s)))
 
 
 def _fit_alpha(sv: np.ndarray) -> float:

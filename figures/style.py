@@ -94,6 +94,11 @@ def smooth(y, window: int = 5):
     return np.array([np.mean(y[max(0, i - half): i + half + 1]) for i in range(y.size)])
 
 
+#: at most this many legend entries go inside the axes; more go underneath (gid GID_LEGEND_BELOW)
+LEGEND_INSIDE_MAX = 4
+GID_LEGEND_BELOW = "legend-below"
+
+
 def label_axes(ax, xlabel: str, ylabel: str, *, title: str | None = None, logx=False, logy=False):
     """Axis labels (with units), optional log scales and title, and a legend if anything is labelled."""
     ax.set_xlabel(xlabel)
@@ -107,7 +112,11 @@ def label_axes(ax, xlabel: str, ylabel: str, *, title: str | None = None, logx=F
     if title:
         ax.set_title(title)
     handles, labels = ax.get_legend_handles_labels()
-    if handles:
+    if len(handles) > LEGEND_INSIDE_MAX or max((len(t) for t in labels), default=0) > 45:
+        # many or long entries would cover the data: put the legend under the axes (constrained layout
+        # makes room for it)
+        ax.legend(frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=1).set_gid(GID_LEGEND_BELOW)
+    elif handles:
         ax.legend(frameon=False, loc="best")
     ax.grid(True, which="major", lw=0.3, alpha=0.5)
 
@@ -119,7 +128,16 @@ def _plain_log_ticks(axis, lim) -> None:
     fmt = ticker.FuncFormatter(lambda v, _: f"{v:g}")
     axis.set_major_formatter(fmt)
     lo, hi = (max(min(lim), 1e-300), max(lim))
-    axis.set_minor_formatter(fmt if hi / lo < 12 else ticker.NullFormatter())
+    # minor labels: 2 3 4 5 6 8 over less than a decade or so, 2 and 5 over a couple of decades, none beyond
+    keep = (2, 3, 4, 5, 6, 8) if hi / lo < 12 else (2, 5) if hi / lo < 300 else ()
+
+    def minor(v, _):
+        if v <= 0 or not keep:
+            return ""
+        lead = round(v / 10 ** math.floor(math.log10(v)), 6)
+        return f"{v:g}" if lead in keep else ""
+
+    axis.set_minor_formatter(ticker.FuncFormatter(minor) if keep else ticker.NullFormatter())
 
 
 def count_curves(fig, gid: str) -> int:
@@ -196,6 +214,11 @@ def draw_long(df, panels: dict, ncols: int | None = None, suptitle: str | None =
             ax.text(0.5, 0.5, spec.get("empty", "no data"), transform=ax.transAxes, ha="center", va="center")
     for ax in axes[len(names):]:
         ax.set_visible(False)
+    below = [len(leg.get_texts()) for ax in axes
+             if (leg := ax.get_legend()) is not None and leg.get_gid() == GID_LEGEND_BELOW]
+    if below:  # grow the figure by the tallest legend under an axes, so the axes keep their height
+        w, h = fig.get_size_inches()
+        fig.set_size_inches(w, h + 0.16 * max(below) + 0.2)
     if suptitle:
         fig.suptitle(suptitle)
     return fig

@@ -111,3 +111,24 @@ def test_killed_sweep_resumes_without_recomputing(tmp_path):
     for c in cfgs:
         if stored[sweep_runners.key(c)] is not None:
             assert store.get(c) == stored[sweep_runners.key(c)]
+
+
+def test_synthetic_records_carry_param_norm():
+    """rrr: the balanced factorization's norm, the smallest over factorizations P Q = W (checked against random
+    re-factorizations P G, G^-1 Q built here); sgd: sqrt(|P|^2 + |Q|^2) of the trained factors, finite."""
+    from empirical import synthetic_fallback as sf
+
+    rng = np.random.default_rng(0)
+    W = rng.standard_normal((7, 3)) @ rng.standard_normal((3, 5))
+    pn = sf.param_norm(W, 3)
+    U, s, Vt = np.linalg.svd(W)
+    P, Q = U[:, :3] * np.sqrt(s[:3]), np.sqrt(s[:3])[:, None] * Vt[:3]
+    assert np.allclose(P @ Q, W)
+    assert pn == pytest.approx(np.sqrt(np.sum(P**2) + np.sum(Q**2)), rel=1e-12)
+    for _ in range(50):
+        G = rng.standard_normal((3, 3))
+        assert np.sqrt(np.sum((P @ G) ** 2) + np.sum((np.linalg.inv(G) @ Q) ** 2)) >= pn * (1 - 1e-12)
+    cfg = _tiny_configs(1)[0]
+    assert sf.run(cfg)["param_norm"] > 0
+    conv = dataclasses.replace(cfg, optimizer="sgd", steps=5, experiment="conv")
+    assert np.isfinite(sf.run(conv)["param_norm"])
