@@ -50,6 +50,16 @@ def cli(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"lrkd {args.command}: interrupted; finished results are kept", file=sys.stderr)
         return 130
+    except (MemoryError, RuntimeError) as exc:  # safety net for sizes no pre-flight check caught
+        text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if isinstance(exc, RuntimeError) and not any(s in text.lower() for s in _OOM_TEXTS):
+            raise
+        print(f"lrkd {args.command}: error: out of memory ({text}); use smaller sizes", file=sys.stderr)
+        return 2
+
+
+#: lower-case fragments of torch's out-of-memory RuntimeError messages (CPU and CUDA)
+_OOM_TEXTS = ("can't allocate memory", "out of memory", "not enough memory")
 
 
 # ---------------------------------------------------------------- repro (same as python paper_repro.py)

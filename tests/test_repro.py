@@ -121,3 +121,32 @@ def test_out_that_is_a_file_exits_2_before_any_training(tmp_path):
     proc = run_lrkd("repro", "--preset", "smoke", "--out", str(f))
     assert proc.returncode == 2 and "not a folder" in proc.stderr and "Traceback" not in proc.stderr
     assert f.read_text() == "not a folder\n" and not proc.stdout
+
+
+@pytest.mark.parametrize("exc, code", [(MemoryError(), 2),
+                                       (RuntimeError("[enforce fail] DefaultCPUAllocator: can't allocate memory: "
+                                                     "you tried to allocate 8000000000 bytes"), 2),
+                                       (RuntimeError("CUDA out of memory. Tried to allocate 2 GiB"), 2)])
+def test_out_of_memory_is_one_line_exit_2(monkeypatch, capsys, exc, code):
+    """The dispatcher's safety net (BUGS B14): an allocation failure anywhere is one line, exit 2."""
+    import types
+
+    def boom(args):
+        raise exc
+
+    fake = types.SimpleNamespace(configure=lambda p: None, run=boom)
+    monkeypatch.setattr(paper_repro, "_load", lambda name: fake)
+    assert paper_repro.cli(["rank"]) == code
+    err = capsys.readouterr().err
+    assert err.startswith("lrkd rank: error: out of memory") and len(err.strip().splitlines()) == 1
+
+
+def test_other_runtime_errors_are_not_swallowed(monkeypatch):
+    import types
+
+    def boom(args):
+        raise RuntimeError("a real bug")
+
+    monkeypatch.setattr(paper_repro, "_load", lambda name: types.SimpleNamespace(configure=lambda p: None, run=boom))
+    with pytest.raises(RuntimeError, match="a real bug"):
+        paper_repro.cli(["rank"])
