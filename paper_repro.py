@@ -263,7 +263,8 @@ def write_manifest(out, *, preset, device, records, stats, stages, total_s) -> N
         "preset": dataclasses.asdict(preset),
         "runs": [{"config_hash": r.get("config_hash"), "track": r.get("track"), "status": r.get("status")}
                  for r in records],
-        "sweep": {"total": stats.total, "cached": stats.cached, "computed": stats.computed, "failed": stats.failed},
+        "sweep": {"total": stats.total, "cached": stats.cached, "computed": stats.computed, "failed": stats.failed,
+                  "corrupt": stats.corrupt},
         "versions": {"python": platform.python_version(),
                      **{pkg: version(pkg) for pkg in ("lrkd", "torch", "numpy", "scipy", "sympy", "pandas",
                                                       "matplotlib")}},

@@ -175,6 +175,7 @@ class SweepStats:
     cached: int = 0
     computed: int = 0
     failed: int = 0
+    corrupt: int = 0          # stored files that failed validation (schema, key, checksum) and were recomputed
     wall_s: float = 0.0
     computed_hashes: list = field(default_factory=list)
 
@@ -273,6 +274,7 @@ def run_sweep(configs: list, store, *, workers: int = 1, force: bool = False, ex
         else:
             todo.append(i)
             if not force and getattr(store, "has_file", lambda c: False)(cfg):
+                stats.corrupt += 1
                 log(f"stored result {runners.key(cfg)[:12]} ({runners.short_name(cfg)}) is corrupt or incomplete: "
                     "recomputing it")
     store_root = getattr(getattr(store, "inner", None), "root", None)

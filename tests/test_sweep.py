@@ -132,3 +132,16 @@ def test_synthetic_records_carry_param_norm():
     assert sf.run(cfg)["param_norm"] > 0
     conv = dataclasses.replace(cfg, optimizer="sgd", steps=5, experiment="conv")
     assert np.isfinite(sf.run(conv)["param_norm"])
+
+
+def test_corrupt_stored_result_is_reported_counted_and_recomputed(tmp_path):
+    cfgs = _tiny_configs(2)
+    store = sweep_runners.Store(tmp_path)
+    first, _ = sweep.run_sweep(cfgs, store, workers=1, log=lambda m: None)
+    path = store.inner.path_for(sweep_runners.key(cfgs[1]))
+    path.write_bytes(path.read_bytes()[:40])  # truncated
+    lines = []
+    again, stats = sweep.run_sweep(cfgs, store, workers=1, log=lines.append)
+    assert (stats.cached, stats.computed, stats.corrupt) == (1, 1, 1)
+    assert any("corrupt" in ln and sweep_runners.key(cfgs[1])[:12] in ln for ln in lines), lines
+    assert again[1]["test_loss"] == first[1]["test_loss"] and store.get(cfgs[1]) is not None
