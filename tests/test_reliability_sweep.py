@@ -67,17 +67,27 @@ SCRIPT = """
 import json, sys
 from empirical import sweep, sweep_runners
 n, folder, workers, out = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), sys.argv[4]
+if len(sys.argv) > 5:  # count the runs this process really trains (in-process workers only)
+    run_many = sweep_runners.run_many
+    counter = sys.argv[5]
+    def counted(cfgs, *args, **kwargs):
+        with open(counter, "a") as fh:
+            fh.write("".join(sweep_runners.key(c) + "\\n" for c in cfgs))
+        return run_many(cfgs, *args, **kwargs)
+    sweep_runners.run_many = counted
 cfgs = [c for c in sweep.plan('smoke') if sweep_runners.short_name(c).startswith('synthetic/gen')][:n]
 recs, stats = sweep.run_sweep(cfgs, sweep_runners.Store(folder), workers=workers, log=lambda m: None)
 json.dump({"records": recs, "computed": stats.computed, "cached": stats.cached}, open(out, "w"))
 """
 
 
-def start_sweep(n, folder, workers, out, delay="0.5", new_session=False):
-    """A sweep of the first ``n`` synthetic configs in a real subprocess; its stderr goes to ``out``.err."""
+def start_sweep(n, folder, workers, out, delay="0.5", new_session=False, counter=None):
+    """A sweep of the first ``n`` synthetic configs in a real subprocess; its stderr goes to ``out``.err; with
+    ``counter`` (in-process only) it appends the key of every run it trains to that file."""
     env = dict(os.environ, PYTHONPATH=str(ROOT), **{sweep.SLOW_ENV: delay})
+    extra = [str(counter)] if counter else []
     with open(f"{out}.err", "w") as err:
-        return subprocess.Popen([sys.executable, "-c", SCRIPT, str(n), str(folder), str(workers), str(out)],
+        return subprocess.Popen([sys.executable, "-c", SCRIPT, str(n), str(folder), str(workers), str(out), *extra],
                                 env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=err,
                                 start_new_session=new_session)
 
@@ -288,12 +298,13 @@ def test_a_diverging_run_does_not_crash_the_sweep_and_is_excluded_and_listed(div
 
 def test_two_concurrent_sweeps_on_one_folder_do_not_corrupt_each_other(tmp_path):
     """Two real processes sweep overlapping config lists into one store at the same time. Both finish; every
-    stored record is valid and equals an uninterrupted run's; each process got all of its records; no
-    temporary file is left behind."""
+    stored record is valid and equals an uninterrupted run's; each process got all of its records; each run
+    was computed once (per-key locks); no temporary file is left behind."""
     n_a, n_b = 16, 24  # b extends a: 16 shared configs
     store_dir = tmp_path / "shared"
-    pa = start_sweep(n_a, store_dir, 1, tmp_path / "a.json", delay="0.05")
-    pb = start_sweep(n_b, store_dir, 2, tmp_path / "b.json", delay="0.05")
+    counter = tmp_path / "trained.txt"
+    pa = start_sweep(n_a, store_dir, 1, tmp_path / "a.json", delay="0.05", counter=counter)
+    pb = start_sweep(n_b, store_dir, 1, tmp_path / "b.json", delay="0.05", counter=counter)
     for p, name in ((pa, "a.json"), (pb, "b.json")):
         assert p.wait(timeout=300) == 0, err_text(tmp_path / name)
     cfgs = gen_configs(n_b)
@@ -302,6 +313,9 @@ def test_two_concurrent_sweeps_on_one_folder_do_not_corrupt_each_other(tmp_path)
     got_b = json.loads((tmp_path / "b.json").read_text())
     assert [canon(r) for r in got_a["records"]] == ref[:n_a]
     assert [canon(r) for r in got_b["records"]] == ref
+    # and no run was trained twice: each shared run was trained by one sweep and served to the other
+    trained = counter.read_text().split()
+    assert sorted(trained) == sorted(sweep_runners.key(c) for c in cfgs), (len(trained), len(set(trained)))
     store = sweep_runners.Store(store_dir)
     assert [canon(store.get(c)) for c in cfgs] == ref
     assert len(record_files(store_dir)) == n_b
