@@ -34,6 +34,18 @@ def run_lrkd(*args: str, timeout: float = 600, cwd: str | os.PathLike | None = N
                           timeout=timeout, cwd=cwd or ROOT, env=env)
 
 
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """One intra-op torch thread for a module: tiny tensors gain nothing from threads, runs stay reproducible,
+    and the 2-core machine is shared. Use with ``pytestmark = pytest.mark.usefixtures("one_torch_thread")``."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 @pytest.fixture
 def lrkd():
     """Fixture form of :func:`run_lrkd`."""

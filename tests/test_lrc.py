@@ -10,13 +10,7 @@ from empirical.lrc import LRCStudent
 from empirical.teacher import LAYER_MATRICES, Decoder
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One intra-op thread: tiny tensors gain nothing from threads, and the machine is shared."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 TINY = TeacherConfig(d_model=16, n_layers=2, n_heads=4, n_kv_heads=2, d_ff=24, context=12)
 

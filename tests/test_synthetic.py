@@ -7,13 +7,7 @@ from empirical.synthetic import (SyntheticConfig, eckart_young_tail, planted_tea
                                  reduced_rank_regression, sample, spectrum, train, train_many)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One intra-op thread: tiny tensors gain nothing from threads, and the machine is shared."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 SMALL = dict(m=12, d=10, steps=1500, lr=0.03)
 

@@ -18,13 +18,7 @@ RECORD_KEYS = {"track", "config", "config_hash", "seed", "versions", "device", "
 TIMING = {"wall_s", "train_s", "timing_group"}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One intra-op thread: reproducible and much faster on a shared, oversubscribed machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
