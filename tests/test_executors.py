@@ -119,19 +119,26 @@ def _racer(root: str, key: str, counter: str, barrier, queue) -> None:
     queue.put((rec, computed))
 
 
+def _run_racers(target, arg_lists) -> list:
+    """Start one spawned process per argument tuple, released together by a barrier; return what each put on
+    the queue (each target is called as ``target(*args, barrier, queue)``) and check they all exited cleanly."""
+    ctx = mp.get_context("spawn")
+    barrier, queue = ctx.Barrier(len(arg_lists)), ctx.Queue()
+    procs = [ctx.Process(target=target, args=(*args, barrier, queue)) for args in arg_lists]
+    for p in procs:
+        p.start()
+    results = [queue.get(timeout=120) for _ in procs]
+    for p in procs:
+        p.join(60)
+        assert p.exitcode == 0
+    return results
+
+
 def _race(tmp_path, n: int, locks: str):
     os.environ["LRKD_LOCKS"] = locks  # spawn children inherit the environment
     try:
-        ctx = mp.get_context("spawn")
-        barrier, queue = ctx.Barrier(n), ctx.Queue()
         root, key, counter = str(tmp_path / "store"), "ab" * 32, str(tmp_path / f"count-{locks}")
-        procs = [ctx.Process(target=_racer, args=(root, key, counter, barrier, queue)) for _ in range(n)]
-        for p in procs:
-            p.start()
-        results = [queue.get(timeout=120) for _ in procs]
-        for p in procs:
-            p.join(60)
-            assert p.exitcode == 0
+        results = _run_racers(_racer, [(root, key, counter)] * n)
     finally:
         os.environ.pop("LRKD_LOCKS", None)
     with open(counter) as fh:
@@ -173,16 +180,8 @@ def test_overlapping_batches_compute_each_key_once(tmp_path):
     deadlock (sorted lock order), every process gets every record of its batch."""
     a, b, c = "a1" * 32, "b2" * 32, "c3" * 32
     batches = [[a, b], [c, b], [a, c]]
-    ctx = mp.get_context("spawn")
-    barrier, queue = ctx.Barrier(3), ctx.Queue()
     root, counter = str(tmp_path / "store"), str(tmp_path / "count")
-    procs = [ctx.Process(target=_batch_racer, args=(root, keys, counter, barrier, queue)) for keys in batches]
-    for p in procs:
-        p.start()
-    results = [queue.get(timeout=120) for _ in procs]
-    for p in procs:
-        p.join(60)
-        assert p.exitcode == 0
+    results = _run_racers(_batch_racer, [(root, keys, counter) for keys in batches])
     with open(counter) as fh:
         computed = fh.read().split()
     assert sorted(computed) == sorted([a, b, c])
@@ -209,16 +208,8 @@ def test_two_sweeps_share_the_store_through_stored_batch(tmp_path, monkeypatch):
 
     monkeypatch.setenv(sweep.SLOW_ENV, "1.0")  # hold the first batch long enough for the race
     n = 4
-    ctx = mp.get_context("spawn")
-    barrier, queue = ctx.Barrier(2), ctx.Queue()
     root = str(tmp_path / "store")
-    procs = [ctx.Process(target=_sweep_racer, args=(root, n, barrier, queue)) for _ in range(2)]
-    for p in procs:
-        p.start()
-    first, second = (queue.get(timeout=120) for _ in procs)
-    for p in procs:
-        p.join(60)
-        assert p.exitcode == 0
+    first, second = _run_racers(_sweep_racer, [(root, n)] * 2)
     assert json.dumps(first, sort_keys=True) == json.dumps(second, sort_keys=True)
     monkeypatch.delenv(sweep.SLOW_ENV)
     cfgs = sweep.plan("smoke")[:n]
