@@ -7,9 +7,12 @@ results so far (``teacher`` and ``lrc`` read ``matmul``'s peak). All timings are
 interleaved with their baseline, because the machine is noisy.
 
 - ``matmul``: fp32 peak of a large square ``torch.matmul`` (bf16 on CUDA).
-- ``teacher``: training step of the default teacher (batch 32): tokens/s, FLOP/s (empirical.mfu's count) as a
-  fraction of the matmul peak, and ``torch.nn.TransformerEncoder`` (pre-norm, causal, same width, depth,
-  heads, FFN width, embedding + tied head) as the in-run baseline: ``speedup_vs_torch_baseline``.
+- ``teacher``: training step of the default teacher (batch 32; empirical.train.teacher_step itself): tokens/s,
+  FLOP/s (empirical.mfu's count) as a fraction of the matmul peak, and ``torch.nn.TransformerEncoder``
+  (pre-norm, causal, same width, depth, heads, FFN width, embedding + tied head) as the in-run baseline:
+  ``speedup_vs_torch_baseline``; also the step through ``torch.compile`` (``compiled``; ``--no-compile``
+  skips it), a parameter-matched baseline (GELU FFN 4d), the kernel ceiling (GEMM + attention time only) and
+  a 4x wider teacher (``wide``); see :func:`bench_teacher`.
 - ``lrc``: one LRC distillation step (rank 16, cached teacher targets as in a real run) per token against the
   teacher step per token: ``time_per_token_vs_teacher``; also 4 stacked students per student.
 - ``memory``: peak RSS of quick-preset-sized distillation runs, each in a fresh subprocess.
@@ -63,38 +66,38 @@ def bench_matmul(ctx) -> dict:
     return {"n": n, "dtype": runs[0]["dtype"], "flops_per_s": _median([r["flops_per_s"] for r in runs])}
 
 
-def _teacher_setup(dev, cfg, batch):
+def _teacher_setup(dev, cfg, batch, compile: bool = False):
+    """One training step of the teacher exactly as :func:`empirical.train.train_teacher` takes it (same
+    optimizer groups, schedule, clipping; through ``torch.compile`` when ``compile``)."""
     import torch
 
-    from .losses import cross_entropy
+    from .config import TeacherTrainConfig
     from .teacher import Decoder
+    from .train import make_teacher_optimizer, teacher_step
     model = Decoder(cfg, torch.Generator().manual_seed(0)).to(dev)
-    from .device import autocast, make_adamw
-    opt = make_adamw(model.parameters(), lr=1e-3)
+    opt, sched = make_teacher_optimizer(model, TeacherTrainConfig(model=cfg, steps=10**9))
+    forward = torch.compile(model) if compile else model
     tok = torch.randint(0, cfg.vocab, (batch, cfg.context + 1), generator=torch.Generator().manual_seed(1)).to(dev)
 
     def step():
-        with autocast(dev):
-            logits = model(tok[:, :-1])
-        loss = cross_entropy(logits, tok[:, 1:])
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
+        teacher_step(forward, model, tok, opt, sched, 1.0)
     return step
 
 
-def _baseline_setup(dev, cfg, batch):
+def _baseline_setup(dev, cfg, batch, d_ff: int | None = None, compile: bool = False):
+    """``torch.nn.TransformerEncoder`` (pre-norm, causal mask, GELU FFN of width ``d_ff``, default the
+    teacher's), token embedding and tied head, trained with AdamW and the same clipping."""
     import torch
     from torch import nn
 
     from .device import autocast
+    d_ff = cfg.d_ff if d_ff is None else d_ff
 
     class Baseline(nn.Module):
         def __init__(self):
             super().__init__()
             self.emb = nn.Embedding(cfg.vocab, cfg.d_model)
-            layer = nn.TransformerEncoderLayer(cfg.d_model, cfg.n_heads, dim_feedforward=cfg.d_ff, dropout=0.0,
+            layer = nn.TransformerEncoderLayer(cfg.d_model, cfg.n_heads, dim_feedforward=d_ff, dropout=0.0,
                                                activation="gelu", batch_first=True, norm_first=True)
             self.enc = nn.TransformerEncoder(layer, cfg.n_layers, enable_nested_tensor=False)
             self.norm = nn.LayerNorm(cfg.d_model)
@@ -105,6 +108,7 @@ def _baseline_setup(dev, cfg, batch):
 
     torch.manual_seed(0)
     model = Baseline().to(dev)
+    forward = torch.compile(model) if compile else model
     from .device import make_adamw
     opt = make_adamw(model.parameters(), lr=1e-3)
     tok = torch.randint(0, cfg.vocab, (batch, cfg.context + 1), generator=torch.Generator().manual_seed(1)).to(dev)
@@ -112,7 +116,7 @@ def _baseline_setup(dev, cfg, batch):
 
     def step():
         with autocast(dev):
-            logits = model(tok[:, :-1], mask)
+            logits = forward(tok[:, :-1], mask)
         loss = nn.functional.cross_entropy(logits.float().reshape(-1, cfg.vocab), tok[:, 1:].reshape(-1))
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -121,24 +125,97 @@ def _baseline_setup(dev, cfg, batch):
     return step
 
 
+#: op names whose time counts as "kernel" time (GEMMs and fused attention) in :func:`_kernel_seconds`
+_KERNELS = ("aten::mm", "aten::addmm", "aten::bmm", "aten::_scaled_dot_product")
+
+
+def _kernel_seconds(step, dev, steps: int = 5) -> float:
+    """Seconds per step spent inside GEMM and fused-attention kernels (torch profiler, self time)."""
+    from torch.profiler import ProfilerActivity, profile
+    acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if dev.type == "cuda" else [])
+    step()
+    with profile(activities=acts) as prof:
+        for _ in range(steps):
+            step()
+        _sync(dev)
+    attr = "self_device_time_total" if dev.type == "cuda" else "self_cpu_time_total"
+    total = sum(getattr(e, attr) for e in prof.key_averages() if e.key.startswith(_KERNELS))
+    return total / steps / 1e6
+
+
+def _compiled_or_skip(make):
+    """``make()`` (a compiled step), or ``None`` with the reason when torch.compile is unavailable here."""
+    try:
+        step = make()
+        step()  # compiles
+        return step, None
+    except Exception as exc:  # noqa: BLE001 - inductor needs a C++ compiler; report, never crash the bench
+        return None, f"torch.compile unavailable: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
+
+
 def bench_teacher(ctx) -> dict:
-    """Teacher training throughput vs the matmul peak and vs torch.nn.TransformerEncoder."""
+    r"""Teacher training throughput vs the matmul peak and vs torch.nn.TransformerEncoder.
+
+    Reported: the eager step (the default training path; top-level keys), the same step through
+    ``torch.compile`` (``compiled``, unless ``--no-compile``), two baselines (``d_ff`` equal to the teacher's,
+    the literal reading; and the parameter-matched :math:`4d` GELU FFN that LLaMA's :math:`\tfrac{8}{3}d`
+    SwiGLU width is derived from, ``param_matched_baseline``), the kernel ceiling (FLOP/s if all time outside
+    GEMM and attention kernels were zero: an upper bound on ``fraction_of_peak`` for these shapes with
+    torch's kernels), and the same numbers for a 4x wider teacher (``wide``)."""
+    import time
+
     from .config import TeacherConfig
     from .mfu import teacher_step_flops
     dev, B = ctx["dev"], 32
-    cfg = TeacherConfig()
-    t = _time_interleaved({"teacher": _teacher_setup(dev, cfg, B), "baseline": _baseline_setup(dev, cfg, B)},
-                          dev, ctx["repeats"])
-    flops = teacher_step_flops(cfg, B)
     peak = ctx["results"].get("matmul", {}).get("flops_per_s")
-    tokens = B * cfg.context
-    return {"config": {"d_model": cfg.d_model, "n_layers": cfg.n_layers, "n_heads": cfg.n_heads,
-                       "d_ff": cfg.d_ff, "context": cfg.context, "batch": B},
-            "step_s": t["teacher"], "tokens_per_s": tokens / t["teacher"], "flops_per_step": flops,
-            "flops_per_s": flops / t["teacher"], "fraction_of_peak": (flops / t["teacher"] / peak) if peak else None,
-            "torch_baseline_step_s": t["baseline"], "torch_baseline_tokens_per_s": tokens / t["baseline"],
-            "speedup_vs_torch_baseline": t["baseline"] / t["teacher"],
-            "time_per_token_s": t["teacher"] / tokens}
+
+    def measure(cfg, with_compile):
+        fns = {"teacher": _teacher_setup(dev, cfg, B), "baseline": _baseline_setup(dev, cfg, B),
+               "baseline_4d": _baseline_setup(dev, cfg, B, d_ff=4 * cfg.d_model)}
+        compile_note, compile_s = None, {}
+        if with_compile:
+            for name, make in (("compiled", lambda: _teacher_setup(dev, cfg, B, compile=True)),
+                               ("baseline_compiled", lambda: _baseline_setup(dev, cfg, B, compile=True))):
+                t0 = time.perf_counter()
+                step, why = _compiled_or_skip(make)
+                compile_s[name] = time.perf_counter() - t0
+                if step is None:
+                    compile_note = why
+                    break
+                fns[name] = step
+        t = _time_interleaved(fns, dev, ctx["repeats"])
+        flops, tokens = teacher_step_flops(cfg, B), B * cfg.context
+        kernel_s = _kernel_seconds(fns["teacher"], dev)
+
+        def frac(s):
+            return flops / s / peak if peak else None
+        out = {"config": {"d_model": cfg.d_model, "n_layers": cfg.n_layers, "n_heads": cfg.n_heads,
+                          "d_ff": cfg.d_ff, "context": cfg.context, "batch": B},
+               "step_s": t["teacher"], "tokens_per_s": tokens / t["teacher"], "flops_per_step": flops,
+               "flops_per_s": flops / t["teacher"], "fraction_of_peak": frac(t["teacher"]),
+               "torch_baseline_step_s": t["baseline"], "torch_baseline_tokens_per_s": tokens / t["baseline"],
+               "speedup_vs_torch_baseline": t["baseline"] / t["teacher"],
+               "time_per_token_s": t["teacher"] / tokens,
+               "kernel_s": kernel_s, "kernel_share_of_step": kernel_s / t["teacher"],
+               "kernel_ceiling_fraction": frac(kernel_s),
+               "param_matched_baseline": {"d_ff": 4 * cfg.d_model, "step_s": t["baseline_4d"],
+                                          "speedup_vs_it": t["baseline_4d"] / t["teacher"]}}
+        if "compiled" in fns:
+            out["compiled"] = {"step_s": t["compiled"], "tokens_per_s": tokens / t["compiled"],
+                               "fraction_of_peak": frac(t["compiled"]),
+                               "speedup_vs_torch_baseline": t["baseline"] / t["compiled"],
+                               "speedup_vs_param_matched_baseline": t["baseline_4d"] / t["compiled"],
+                               "speedup_vs_compiled_baseline": t["baseline_compiled"] / t["compiled"],
+                               "compile_s": compile_s}
+        elif with_compile:
+            out["compiled"] = {"skipped": compile_note}
+        return out
+
+    cfg = TeacherConfig()
+    res = measure(cfg, ctx.get("compile", True))
+    wide = TeacherConfig(d_model=4 * cfg.d_model, d_ff=4 * cfg.d_ff)
+    res["wide"] = measure(wide, False)
+    return res
 
 
 def _lrc_setup(dev, cfg, rank, batch, n_students, n_pool=512):
@@ -268,6 +345,8 @@ def configure(parser) -> None:
                         help=f"run only these benchmarks (repeatable or comma list; choices: {', '.join(BENCHMARKS)})")
     parser.add_argument("--repeats", type=positive_int, default=15, help="timed steps per measurement (median)")
     parser.add_argument("--threads", type=positive_int, default=None, help="CPU threads (default: torch's)")
+    parser.add_argument("--no-compile", action="store_true",
+                        help="skip the torch.compile variants of the teacher benchmark (they compile for ~40 s each)")
 
 
 def run(args) -> int:
@@ -285,7 +364,7 @@ def run(args) -> int:
     dev = resolve_device(args.device)
     if args.threads:
         torch.set_num_threads(args.threads)
-    ctx = {"dev": dev, "device": dev.type, "repeats": args.repeats, "results": {}}
+    ctx = {"dev": dev, "device": dev.type, "repeats": args.repeats, "results": {}, "compile": not args.no_compile}
     if ("teacher" in names or "lrc" in names) and "matmul" not in names:
         names.insert(0, "matmul")
     results = ctx["results"]
@@ -317,9 +396,21 @@ def _headline(name: str, r: dict) -> str:
     if name == "matmul":
         return f"peak {f(r['flops_per_s'] / 1e9)} GFLOP/s ({r['dtype']}, n={r['n']})"
     if name == "teacher":
-        return (f"{f(r['tokens_per_s'], '.0f')} tokens/s, {f(r['flops_per_s'] / 1e9)} GFLOP/s = "
-                f"{f(r['fraction_of_peak'], '.1%')} of peak; torch TransformerEncoder "
-                f"{f(r['torch_baseline_tokens_per_s'], '.0f')} tokens/s -> speedup {f(r['speedup_vs_torch_baseline'])}x")
+        line = (f"eager {f(r['tokens_per_s'], '.0f')} tokens/s, {f(r['flops_per_s'] / 1e9)} GFLOP/s = "
+                f"{f(r['fraction_of_peak'], '.1%')} of peak (kernel ceiling {f(r['kernel_ceiling_fraction'], '.1%')}); "
+                f"torch TransformerEncoder {f(r['torch_baseline_tokens_per_s'], '.0f')} tokens/s -> speedup "
+                f"{f(r['speedup_vs_torch_baseline'])}x (param-matched 4d baseline: "
+                f"{f(r['param_matched_baseline']['speedup_vs_it'])}x)")
+        c = r.get("compiled")
+        if c and "skipped" not in c:
+            line += (f"; compiled {f(c['tokens_per_s'], '.0f')} tokens/s = {f(c['fraction_of_peak'], '.1%')} of peak, "
+                     f"speedup {f(c['speedup_vs_torch_baseline'])}x (vs compiled baseline "
+                     f"{f(c['speedup_vs_compiled_baseline'])}x)")
+        elif c:
+            line += f"; compiled: {c['skipped']}"
+        w = r["wide"]
+        return line + (f"; wide d={w['config']['d_model']}: {f(w['fraction_of_peak'], '.1%')} of peak, speedup "
+                       f"{f(w['speedup_vs_torch_baseline'])}x")
     if name == "lrc":
         return (f"LRC step / teacher step per token = {f(r['time_per_token_vs_teacher'])} "
                 f"(4 stacked: {f(r['stacked4_time_per_token_per_student_vs_teacher'])} per student)")

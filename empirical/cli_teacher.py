@@ -11,6 +11,9 @@ from .cli_common import add_teacher_arguments, summary_lines
 def configure(parser) -> None:
     """Arguments of ``lrkd teacher``."""
     add_teacher_arguments(parser)
+    parser.add_argument("--compile", action="store_true",
+                        help="train through torch.compile (one-off compilation, ~40 s on a 2-core CPU; faster steps "
+                             "afterwards: see lrkd bench). Not part of the cache key")
 
 
 def run(args) -> int:
@@ -30,6 +33,9 @@ def run(args) -> int:
     store = ResultStore(args.cache)
     splits = make_splits(cfg.data)
     if ddp.is_distributed() and (args.force or store.get(config_hash(cfg)) is None):
+        if args.compile:
+            from bounds.cliutil import UsageError
+            raise UsageError("--compile is not supported under torchrun (data-parallel training runs eagerly)")
         ddp.check_batch(cfg.batch_size)
         try:
             record = ddp.train_teacher_ddp(cfg, store=store, force=args.force, threads=args.threads)["record"]
@@ -40,7 +46,8 @@ def run(args) -> int:
         record = dict(record, from_cache=False)
     else:
         configure_cpu_threads(args.threads)
-        _, record = get_teacher(cfg, store=store, force=args.force, verbose=ddp.world()[0] == 0)
+        _, record = get_teacher(cfg, store=store, force=args.force, verbose=ddp.world()[0] == 0,
+                                compile=args.compile)
         if ddp.world()[0] != 0:
             return 0
     record = dict(record, sequences={"teacher": int(splits.teacher.shape[0]), "heldout": int(splits.heldout.shape[0]),

@@ -109,7 +109,7 @@ def teacher_step(forward, model: Decoder, batch: torch.Tensor, opt, sched, grad_
 
 
 def train_teacher(cfg: TeacherTrainConfig, *, device=None, batch_slicer=None, wrap=None,
-                  reduce=None) -> tuple[Decoder, dict]:
+                  reduce=None, compile: bool = False) -> tuple[Decoder, dict]:
     """Train one teacher on the teacher part of the split (AdamW, warmup + linear decay, grad clip).
 
     Returns the model (eval mode, frozen, on the config's device or ``device``) and its record (track
@@ -125,6 +125,8 @@ def train_teacher(cfg: TeacherTrainConfig, *, device=None, batch_slicer=None, wr
     model = Decoder(cfg.model, generator=g).to(dev)
     opt, sched = make_teacher_optimizer(model, cfg)
     forward = wrap(model) if wrap is not None else model
+    if compile:
+        forward = torch.compile(forward)
     data = splits.teacher
     gb = torch.Generator().manual_seed(cfg.seed + 1_000_003)
     losses = []
@@ -143,7 +145,7 @@ def train_teacher(cfg: TeacherTrainConfig, *, device=None, batch_slicer=None, wr
         "versions": versions(), "device": str(dev), "status": "ok" if math.isfinite(held) else "failed",
         "failure_reason": None if math.isfinite(held) else "non-finite held-out loss",
         "wall_s": time.perf_counter() - t0, "train_s": train_s,
-        "tokens_per_s": cfg.steps * cfg.batch_size * cfg.model.context / train_s,
+        "tokens_per_s": cfg.steps * cfg.batch_size * cfg.model.context / train_s, "compiled": bool(compile),
         "params": model.num_params(), "teacher_sequences": int(data.shape[0]),
         "test_loss": held, "train_loss_last": float(np.mean(losses[-20:])) if losses else float("nan"),
         "trajectory": {"step": list(range(cfg.steps)), "train_loss": losses},
@@ -157,9 +159,10 @@ _TEACHERS: dict = {}
 
 
 def get_teacher(cfg: TeacherTrainConfig, store: ResultStore | None = None, force: bool = False,
-                verbose: bool = False) -> tuple[Decoder, dict]:
+                verbose: bool = False, compile: bool = False) -> tuple[Decoder, dict]:
     """The teacher for ``cfg``: from this process's memo, else the store (default cache root), else trained
-    and stored. The returned model is frozen and in eval mode."""
+    (through ``torch.compile`` when ``compile``, see :func:`train_teacher`) and stored. The returned model is
+    frozen and in eval mode."""
     _check_teacher_cfg(cfg)
     key = config_hash(cfg)
     dev = resolve_device(cfg.device)
@@ -175,7 +178,7 @@ def get_teacher(cfg: TeacherTrainConfig, store: ResultStore | None = None, force
         else:
             if verbose:
                 print(f"training teacher {key[:12]} ({cfg.steps} steps) ...", file=sys.stderr, flush=True)
-            model, record = train_teacher(cfg)
+            model, record = train_teacher(cfg, compile=compile)
             state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
             store.put(key, record, arrays=state)
             record = dict(record, from_cache=False)

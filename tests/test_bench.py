@@ -8,9 +8,18 @@ from conftest import run_lrkd
 
 
 def test_bench_json_has_the_headline_ratios():
-    proc = run_lrkd("bench", "--only", "teacher,lrc", "--repeats", "2", "--device", "cpu", "--json", "--threads", "1")
+    proc = run_lrkd("bench", "--only", "teacher,lrc", "--repeats", "2", "--device", "cpu", "--json", "--threads", "1",
+                    "--no-compile")
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
+    t = out["teacher"]
+    assert "compiled" not in t  # --no-compile skips the compiled variants
+    # kernel time is a part of the step, so the kernel ceiling bounds the achieved fraction from above
+    assert 0 < t["kernel_s"] <= t["step_s"] and t["kernel_ceiling_fraction"] >= t["fraction_of_peak"]
+    assert t["param_matched_baseline"]["d_ff"] == 4 * t["config"]["d_model"]
+    assert t["wide"]["config"]["d_model"] == 4 * t["config"]["d_model"]
+    # 16x the matmul FLOPs per token at 4x width: the wide step counts far more FLOPs
+    assert t["wide"]["flops_per_step"] > 8 * t["flops_per_step"]
     for key in [("teacher", "fraction_of_peak"), ("teacher", "speedup_vs_torch_baseline"),
                 ("lrc", "time_per_token_vs_teacher"), ("matmul", "flops_per_s")]:
         v = out[key[0]][key[1]]
