@@ -46,7 +46,7 @@ step() {  # step NAME CAP_S LOGFILE CMD...
 step pytest_gpu 100 pytest_gpu.txt "$PY" -m pytest -m gpu -q -p no:cacheprovider tests
 step mfu 80 mfu.json "$PY" benchmarks/mfu.py --device cuda --size bench --steps 10
 if lrkd bench --help 2>/dev/null | grep -q -- "--device"; then
-    step bench 60 bench.json lrkd bench --device cuda --json
+    step bench 60 bench.json lrkd bench --device cuda --json --no-compile
 else
     STEPS="$STEPS${STEPS:+,}\"bench\": {\"rc\": null, \"skipped\": \"lrkd bench has no --device\"}"
 fi
