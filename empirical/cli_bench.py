@@ -129,12 +129,32 @@ def _baseline_setup(dev, cfg, batch, d_ff: int | None = None, compile: bool = Fa
 _KERNELS = ("aten::mm", "aten::addmm", "aten::bmm", "aten::_scaled_dot_product")
 
 
+def _quiet_stderr():
+    """Context silencing file descriptor 2 (the profiler's C++ side prints start/stop lines there)."""
+    import contextlib
+    import os
+    import sys
+
+    @contextlib.contextmanager
+    def quiet():
+        sys.stderr.flush()
+        saved = os.dup(2)
+        try:
+            with open(os.devnull, "w") as null:
+                os.dup2(null.fileno(), 2)
+                yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+    return quiet()
+
+
 def _kernel_seconds(step, dev, steps: int = 5) -> float:
     """Seconds per step spent inside GEMM and fused-attention kernels (torch profiler, self time)."""
     from torch.profiler import ProfilerActivity, profile
     acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if dev.type == "cuda" else [])
     step()
-    with profile(activities=acts) as prof:
+    with _quiet_stderr(), profile(activities=acts) as prof:
         for _ in range(steps):
             step()
         _sync(dev)
