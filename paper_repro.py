@@ -1,7 +1,7 @@
 """Regenerate every figure and the tightness report of the seed paper in one command, and host `lrkd`.
 
-``python paper_repro.py [--preset smoke|quick|full] [--device auto|cpu|cuda] [--out DIR] [--force]`` is the
-same as ``lrkd repro``. :func:`cli` is the ``lrkd`` console script: a thin dispatcher that imports only the
+``python paper_repro.py [--preset smoke|quick|full] [--device auto|cpu|cuda] [--out DIR] [--force]
+[--real auto|on|off]`` is the same as ``lrkd repro``. :func:`cli` is the ``lrkd`` console script: a thin dispatcher that imports only the
 module of the subcommand it runs, so ``lrkd rank`` never pays for torch, pandas or matplotlib.
 """
 from __future__ import annotations
@@ -76,6 +76,9 @@ def configure(parser) -> None:
     parser.add_argument("--corpus", default=None, metavar="FILE",
                         help="UTF-8 text for the transformer track (default: the embedded pydoc_data corpus)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument("--real", choices=list(REAL_MODES), default="auto",
+                        help="the real pretrained teacher (all-MiniLM-L6-v2) stage: auto runs it when the real extra "
+                             "is installed, on requires it, off skips it (default: auto)")
     from empirical.executors import add_executor_arguments
     add_executor_arguments(parser)
 
@@ -84,6 +87,8 @@ def run(args) -> int:
     """Run the pipeline: plan -> run -> table -> theory -> draw -> judge (see :func:`pipeline`)."""
     import os
 
+    real = getattr(args, "real", "auto")
+    check_real(real)
     if args.workers is not None and args.workers < 1:
         raise UsageError(f"--workers must be >= 1, got {args.workers}")
     if os.path.exists(args.out) and not os.path.isdir(args.out):
@@ -100,7 +105,7 @@ def run(args) -> int:
     executor = executor_from_args(args, workers=workers)  # None: the sweep's own pool (or in-process)
     try:
         return pipeline(preset=args.preset, device=args.device, out=args.out, force=args.force,
-                        workers=args.workers, as_json=args.json, corpus=corpus, executor=executor)
+                        workers=args.workers, as_json=args.json, corpus=corpus, executor=executor, real=real)
     finally:
         if executor is not None:
             executor.shutdown(wait=True, cancel_futures=True)
@@ -138,18 +143,22 @@ class _Stages:
 
 
 def pipeline(preset: str = "quick", device: str = "auto", out="results", force: bool = False,
-             workers: int | None = None, as_json: bool = False, corpus: str | None = None, executor=None) -> int:
-    """plan -> run -> table -> theory -> draw -> judge, writing everything under ``out``:
+             workers: int | None = None, as_json: bool = False, corpus: str | None = None, executor=None,
+             real: str = "auto") -> int:
+    """plan -> run -> table -> theory -> draw -> real -> judge, writing everything under ``out``:
     ``store/`` (cached run records), ``runs.csv``, ``trajectories.csv``, ``mi.csv``, ``theory_*.csv``,
     ``figures/*.png|pdf|csv``, ``report.md``, ``report.json`` and ``manifest.json``. ``executor`` (a
     ``concurrent.futures.Executor``, e.g. from :func:`empirical.executors.make_executor`) runs the sweep's
-    tasks; None: a local process pool of ``workers`` (in-process when 1)."""
+    tasks; None: a local process pool of ``workers`` (in-process when 1). ``real`` (one of
+    :data:`REAL_MODES`): the real-teacher stage (:func:`real_stage`: ``store_real/``, ``real_runs.csv``,
+    ``figures/real_model.*`` and the report's ``real_model`` section)."""
     import time
     from pathlib import Path
 
     from bounds import tightness
     from empirical import sweep, sweep_runners
 
+    check_real(real)
     log = (lambda msg: print(msg, file=sys.stderr, flush=True)) if as_json else (lambda msg: print(msg, flush=True))
     t_start = time.perf_counter()
     out = Path(out)
@@ -191,17 +200,99 @@ def pipeline(preset: str = "quick", device: str = "auto", out="results", force: 
     with stage("draw"):
         drawn = draw_figures(tables, report, out / "figures")
         log("figures: " + ", ".join(drawn))
+    with stage("real"):
+        report["real_model"], real_info = real_stage(real, preset, out, force=force, log=log)
     with stage("judge"):
         md, js = tightness.write_report(report, out)
         for cid, c in report["claims"].items():
             log(f"  {cid}: {c['verdict']} -- {c.get('reason', '')}")
+        for m in report["real_model"].get("matrices", []):
+            log(f"  real {m['short']}: {m['gap']['verdict']} -- {m['gap'].get('reason', '')}")
     wall_total = time.perf_counter() - t_start
-    write_manifest(out, preset=p, device=dev, records=records, stats=stats, stages=stage.wall, total_s=wall_total)
+    write_manifest(out, preset=p, device=dev, records=records, stats=stats, stages=stage.wall, total_s=wall_total,
+                   real=real_info)
     log(f"wrote {md}, {js}, {out / 'manifest.json'} in {wall_total:.1f} s")
     if as_json:
         from bounds.cliutil import emit_json
         emit_json(report)
     return 0
+
+
+# ---------------------------------------------------------------- the real pretrained teacher (issue 6)
+
+#: values of ``--real``: auto (run when the real extra is installed), on (require it), off (skip)
+REAL_MODES = ("auto", "on", "off")
+#: main preset (empirical.sweep.PRESETS) -> real-teacher preset (empirical.real.experiment.PRESETS)
+REAL_PRESETS = {"smoke": "smoke", "quick": "repro", "full": "quick"}
+#: what the report says when the extra is missing
+REAL_SKIP_REASON = "install the real extra: pip install -e '.[real]'"
+
+
+def check_real(mode: str) -> None:
+    """:class:`UsageError` (one line, exit 2, before anything is computed) for an unknown mode, or for
+    ``on`` without the real extra (checked with ``importlib.util.find_spec``, nothing imported)."""
+    if mode not in REAL_MODES:
+        raise UsageError(f"--real must be one of {', '.join(REAL_MODES)}, got {mode!r}")
+    if mode == "on":
+        from empirical import real as real_pkg
+
+        if not real_pkg.available():
+            raise UsageError(f"--real on: the real extra is not installed; {REAL_SKIP_REASON}")
+
+
+def real_stage(mode: str, preset: str, out, force: bool = False, log=print) -> tuple[dict, dict]:
+    """The real-teacher stage: returns ``(section, info)``, the report's ``real_model`` section and what the
+    manifest records (preset, store, runs cached / computed).
+
+    Skipped (``status: skipped`` with the reason) when ``mode`` is off or the extra is missing. Otherwise it
+    runs (or loads from ``out/store_real``) the real preset mapped from ``preset`` by :data:`REAL_PRESETS`,
+    writes ``out/real_runs.csv`` and ``out/figures/real_model.{png,pdf,csv}`` and returns
+    :func:`bounds.tightness.real_model_section`. Any exception inside becomes ``status: failed`` with its
+    one-line text, so the main report is always written."""
+    from pathlib import Path
+
+    from empirical import real as real_pkg
+
+    name = REAL_PRESETS.get(preset, "smoke")
+    if mode == "off":
+        return {"status": "skipped", "reason": "turned off by --real off", "preset": name}, {}
+    if not real_pkg.available():
+        log(f"[real] skipped: {REAL_SKIP_REASON}")
+        return {"status": "skipped", "reason": REAL_SKIP_REASON, "preset": name}, {}
+    try:
+        return _real_compute(name, Path(out), force, log)
+    except Exception as exc:  # noqa: BLE001  (any failure here must not lose the main report)
+        text = str(exc).splitlines()[0] if str(exc) else ""
+        text = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+        log(f"[real] failed: {text}")
+        return {"status": "failed", "error": text, "preset": name}, {"preset": name, "error": text}
+
+
+def _real_compute(name: str, out, force: bool, log) -> tuple[dict, dict]:
+    """Sweep (cached), spectra and their fits, the report section, the figure; see :func:`real_stage`."""
+    from bounds import tightness
+    from empirical.real import experiment, spectra
+    from empirical.real.minilm import matrix_names
+    from empirical.store import ResultStore
+    from figures import io, real_model
+
+    log(f"real teacher all-MiniLM-L6-v2: preset {name!r}, {len(experiment.plan(experiment.PRESETS[name]))} runs")
+    sweep_df = experiment.run_sweep(name, store=ResultStore(out / "store_real"), force=force)
+    n_cached = int(sweep_df["cached"].sum())
+    log(f"real runs: {n_cached} from the store, {len(sweep_df) - n_cached} computed")
+    out.mkdir(parents=True, exist_ok=True)
+    sweep_df.drop(columns=["cached"]).to_csv(out / "real_runs.csv", index=False)
+    names = list(dict.fromkeys(sweep_df["matrix"]))
+    spec = spectra.model_spectra([m for m in matrix_names() if m.name in names])
+    fit_cfg = spectra.FitConfig(k_hi=None, n_boot=500)   # every singular value, as `lrkd rank` and the figure
+    fits = spectra.spectral_fits(spec, fit_cfg)
+    ranks = spectra.rank_table(spec, sample_sizes=(int(sweep_df["n_train"].max()),), config=fit_cfg)
+    section = {**tightness.real_model_section(sweep_df.drop(columns=["cached"]), fits), "preset": name}
+    df = real_model.compute(sweep=sweep_df, spectra=spec, fits=fits, ranks=ranks, section=section)
+    io.save(real_model.plot(df), df, out / "figures", "real_model")
+    info = {"preset": name, "store": "store_real", "runs": int(len(sweep_df)), "cached": n_cached,
+            "computed": int(len(sweep_df) - n_cached)}
+    return section, info
 
 
 def _resolve_device(device: str) -> str:
@@ -232,8 +323,9 @@ def draw_figures(tables, report: dict, folder) -> list[str]:
     return list(FIGURES)
 
 
-def write_manifest(out, *, preset, device, records, stats, stages, total_s) -> None:
-    """manifest.json: config hashes of every run used, package versions, git commit, device, wall times."""
+def write_manifest(out, *, preset, device, records, stats, stages, total_s, real: dict | None = None) -> None:
+    """manifest.json: config hashes of every run used, package versions, git commit, device, wall times, and
+    ``real`` (the real-teacher stage's preset and run counts, when it ran)."""
     import dataclasses
     import json
     import platform
@@ -273,6 +365,8 @@ def write_manifest(out, *, preset, device, records, stats, stages, total_s) -> N
                    "platform": platform.platform()},
         "wall_s": {**stages, "total": round(total_s, 3)},
     }
+    if real:
+        manifest["real"] = real
     from bounds.cliutil import _jsonable
     (Path(out) / "manifest.json").write_text(json.dumps(_jsonable(manifest), indent=2, allow_nan=False) + "\n")
 

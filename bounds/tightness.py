@@ -596,6 +596,255 @@ def claim_I(mi: pd.DataFrame) -> dict:
     return res
 
 
+# ----------------------------------------------------------------------------------------------- real model
+
+#: the seed's exponent of r* in N (THEORY R: r* = O(sqrt(N)))
+SEED_GAMMA = 0.5
+#: the columns of a real-teacher sweep (empirical.real.experiment.run_sweep) the section reads
+REAL_COLUMNS = ("matrix", "student", "rank", "n_train", "seed", "params", "gap")
+
+
+def r1_gammas_by_form(alpha: float) -> dict:
+    """R1's exponent :math:`\\gamma = b/(2\\alpha - 1 + a)` (catalog ``R1.gamma``) per rate form (a, b) of
+    :data:`bounds.rates.RATE_FORMS`, as ``gamma_<form>`` (NaN where R1 does not apply, :math:`\\alpha \\le 1/2`),
+    and the :math:`\\alpha` each form needs for the seed's :math:`\\gamma = 1/2` (catalog ``R1.alpha_half.<form>``)
+    as ``alpha_half_<form>``."""
+    from bounds.rates import RATE_FORMS
+
+    gamma = _catalog("R1.gamma")
+    out = {}
+    for form, (a, b) in RATE_FORMS.items():
+        out[f"gamma_{form}"] = float(gamma(alpha=alpha, a=a, b=b)) if np.isfinite(alpha) and alpha > 0.5 else float("nan")
+        out[f"alpha_half_{form}"] = float(_catalog(f"R1.alpha_half.{form}")())
+    return out
+
+
+def real_gap_fit(free: pd.DataFrame, n_boot: int = N_BOOT, seed: int = 0):
+    """Huber log-log fit of the free student's gap :math:`= C\\,p^{a} N^{-b}` (:func:`bounds.fit.fit_loglinear`
+    on columns ``params``, ``n_train``, ``gap``; positive gaps only; bootstrap over runs). Variables are named
+    ``p`` and ``N`` (the fitted exponent of N is :math:`-b`). Returns ``(fit or None, runs used, runs dropped
+    for a non-positive gap)``; None when fewer than 6 positive runs or fewer than 2 values of p or N."""
+    from bounds.fit import fit_loglinear
+
+    ok = free[np.isfinite(free["gap"].to_numpy(float))]
+    pos = ok[ok["gap"] > 0]
+    dropped = len(free) - len(pos)
+    if pos["params"].nunique() < 2 or pos["n_train"].nunique() < 2 or len(pos) < 6:
+        return None, len(pos), dropped
+    fit = fit_loglinear({"p": pos["params"].to_numpy(float), "N": pos["n_train"].to_numpy(float)},
+                        pos["gap"].to_numpy(float), n_boot=n_boot, seed=seed)
+    return fit, len(pos), dropped
+
+
+def real_g2_bound(rows: pd.DataFrame) -> np.ndarray:
+    """G2 (``bounds.catalog``) per row of a real-teacher sweep, on the run's measured constants: B =
+    ``loss_max`` (largest per-token clone loss seen), :math:`\\rho` = ``lipschitz_local`` (largest per-token
+    gradient norm at the fitted student), R = ``param_norm``, p = ``params``, N = ``n_train``;
+    :math:`\\delta` = :data:`BOUND_DELTA`. Measured, not certified, constants. NaN outside G2's domain."""
+    g2 = _catalog("G2")
+    return np.asarray(g2(B=rows["loss_max"].to_numpy(float), rho=rows["lipschitz_local"].to_numpy(float),
+                         R=rows["param_norm"].to_numpy(float), p=rows["params"].to_numpy(float),
+                         N=rows["n_train"].to_numpy(float), delta=BOUND_DELTA), float).reshape(len(rows))
+
+
+def short_matrix_name(name: str) -> str:
+    """``encoder.layer.3.attention.self.query`` -> ``L3.query``; ``...intermediate.dense`` -> ``L3.intermediate``."""
+    parts = str(name).split(".")
+    if name.startswith("encoder") and len(parts) > 3:
+        return f"L{parts[2]}.{parts[-1] if parts[-1] != 'dense' else parts[-2]}"
+    return str(name)
+
+
+def _real_spectrum(fit_row) -> dict:
+    """alpha with CI and fit range, R1's gamma per rate form at alpha and at the CI's ends, and whether the
+    seed's gamma = 1/2 would follow (the alpha that form needs lies inside alpha's CI)."""
+    from bounds.rates import RATE_FORMS
+
+    alpha, lo, hi = (float(fit_row[c]) for c in ("alpha", "alpha_lo", "alpha_hi"))
+    at, at_lo, at_hi = r1_gammas_by_form(alpha), r1_gammas_by_form(lo), r1_gammas_by_form(hi)
+    gam, follows = {}, []
+    for form, (a, b) in RATE_FORMS.items():
+        need = at[f"alpha_half_{form}"]
+        ok = bool(lo <= need <= hi)
+        # gamma decreases in alpha (a, b > 0): the CI of gamma is [gamma(alpha_hi), gamma(alpha_lo)]
+        gam[form] = {"a": a, "b": b, "gamma": at[f"gamma_{form}"],
+                     "gamma_ci": [at_hi[f"gamma_{form}"], at_lo[f"gamma_{form}"]],
+                     "alpha_for_gamma_half": need, "seed_gamma_follows": ok}
+        if ok:
+            follows.append(form)
+    if alpha <= 0.5:
+        text = f"alpha = {alpha:.3g} <= 1/2: R1 does not apply (the tail does not converge), no gamma"
+    elif follows:
+        text = f"the seed's gamma = 1/2 follows from R1 under the {', '.join(follows)} rate form(s)"
+    else:
+        needs = ", ".join(f"{f} needs alpha = {g['alpha_for_gamma_half']:.3g}" for f, g in gam.items())
+        text = f"the seed's gamma = 1/2 does not follow under any rate form ({needs}; alpha's CI excludes each)"
+    return {"alpha": alpha, "alpha_ci": [lo, hi], "k_span": [int(fit_row["k_lo"]), int(fit_row["k_hi"])],
+            "gamma": gam, "seed_gamma": SEED_GAMMA, "seed_gamma_follows_under": follows, "text": text}
+
+
+def _real_gap(free: pd.DataFrame, short: str, n_boot: int, seed: int) -> dict:
+    """Exponents of the free student's gap in p and N with CIs, G2 on measured constants, and claim G's
+    verdict (:func:`_g_verdict`, the same rule and vocabulary as the main report)."""
+    fit, used, dropped = real_gap_fit(free, n_boot=n_boot, seed=seed)
+    res = {"n_runs": used, "n_dropped_nonpositive_gap": dropped, "seed_claim": "gap ~ p^1 N^-1/2 (G1)",
+           "bounds": [], "by_track": {short: {}}}
+    g2 = {"id": "G2", "track": short, "explicit": True, "measured": "clone-MSE gap (held-out - train)"}
+    if _has(free, "loss_max", "lipschitz_local", "param_norm") and len(free):
+        bound = real_g2_bound(free)
+        fin = np.isfinite(bound)
+        g2.update(evaluated=bool(fin.any()), **_ratios(bound, free["gap"].to_numpy(float)))
+        if fin.any():
+            vac = bound[fin] >= free["loss_max"].to_numpy(float)[fin]
+            g2.update(vacuous=bool(vac.all()), vacuous_fraction=float(vac.mean()),
+                      vacuity_rule="bound >= B (the largest per-token clone loss seen)",
+                      constants="measured at the fitted student (B, rho, R), not certified")
+        else:
+            g2["reason"] = "outside G2's domain at every run"
+    else:
+        g2.update(evaluated=False, reason="needs loss_max, lipschitz_local and param_norm")
+    res["bounds"].append(g2)
+    if fit is None:
+        del res["by_track"]
+        res.update(verdict="inconclusive", reason="too few runs with a positive gap and >= 2 ranks and sample sizes.")
+        return res
+    a, n_exp = _fit_summary(fit, "p", 1.0), _fit_summary(fit, "N", -0.5)
+    res.update(rank_exponent=a, samples_exponent=n_exp, a=a["exponent"], a_ci=list(a["ci"]),
+               b=-n_exp["exponent"], b_ci=[-n_exp["ci"][1], -n_exp["ci"][0]], log_prefactor=fit.log_prefactor)
+    res["by_track"][short]["consistent_with"] = [name for name, (ea, eb) in G_CANDIDATES.items()
+                                                 if fit.covers("p", ea) and fit.covers("N", eb)]
+    res["consistent_with"] = res["by_track"][short]["consistent_with"]
+    res["verdict"], res["reason"] = _g_verdict(res, short)
+    del res["by_track"]                            # only _g_verdict's input; consistent_with is kept above
+    return res
+
+
+def _spearman(x, y) -> dict:
+    """Spearman's rho with its p-value; NaN for fewer than 3 points or a constant input (no warning)."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    if len(x) < 3 or np.unique(x).size < 2 or np.unique(y).size < 2:
+        return {"rho": float("nan"), "p_value": float("nan"), "n": int(len(x))}
+    from scipy.stats import spearmanr
+
+    rho, p = spearmanr(x, y)
+    return {"rho": float(rho), "p_value": float(p), "n": int(len(x))}
+
+
+def _real_mi(rows: pd.DataFrame) -> list[dict]:
+    """Per student: the runs with an MI estimate, whether every estimate is <= the I2 cap and >= the I1
+    bound, and Spearman(MI, r)."""
+    if not _has(rows, "mi_est_gaussian"):
+        return []
+    out = []
+    for student, g in rows.groupby("student", sort=False):
+        g = g[np.isfinite(g["mi_est_gaussian"].to_numpy(float))]
+        if g.empty:
+            continue
+        mi = g["mi_est_gaussian"].to_numpy(float)
+        item = {"student": student, "n": int(len(g)), "N": sorted(int(n) for n in g["n_train"].unique()),
+                "estimator": "gaussian", "spearman_mi_rank": _spearman(g["rank"], mi)}
+        for bid, col, upper in (("I2", "mi_i2_cap", True), ("I1", "mi_i1_bound", False)):
+            if col in g and np.isfinite(g[col].to_numpy(float)).any():
+                r = _ratios(g[col], mi) if upper else _ratios(mi, g[col])
+                item[bid] = {"direction": "cap (MI <= I2)" if upper else "lower bound (MI >= I1)", **r}
+        out.append(item)
+    return out
+
+
+def real_model_section(real_df: pd.DataFrame, spectra_fits: pd.DataFrame, n_boot: int = N_BOOT,
+                       seed: int = 0) -> dict:
+    """The tightness report's section on the real pretrained teacher (all-MiniLM-L6-v2), per swept matrix.
+
+    ``real_df``: one row per cloning run (:func:`empirical.real.experiment.run_sweep`: columns
+    :data:`REAL_COLUMNS`, and ``loss_max, lipschitz_local, param_norm`` for G2, ``mi, mi_est_gaussian,
+    mi_i2_cap, mi_i1_bound`` for THEORY I). ``spectra_fits``: one row per matrix with ``name, m, d, alpha,
+    alpha_lo, alpha_hi, k_lo, k_hi`` (:func:`empirical.real.spectra.spectral_fits`).
+
+    Per matrix: the spectral power law :math:`\\sigma_k^2 = s k^{-2\\alpha}` (alpha, CI, fitted k range) and
+    R1's :math:`\\gamma(\\alpha)` per rate form against the seed's 1/2; the free rank-r student's gap
+    :math:`\\propto p^{a} N^{-b}` (exponents with bootstrap CIs, :func:`real_gap_fit`) against G1's a = 1,
+    b = 1/2 with claim G's verdict rule (:func:`_g_verdict`); G2 on measured constants (bound/measured
+    min / median / max, vacuous when bound >= B); MI estimates against the I2 cap and I1 bound, and
+    Spearman(MI, r). Pure numpy/pandas (no torch).
+    """
+    missing = [c for c in REAL_COLUMNS if c not in real_df.columns]
+    if missing:
+        raise ValueError(f"real-model sweep lacks column(s) {', '.join(missing)}")
+    fits = spectra_fits.set_index("name") if len(spectra_fits) else spectra_fits
+    out = {"status": "ok", "model": "all-MiniLM-L6-v2", "n_runs": int(len(real_df)),
+           "seed_claims": {"R": "r* = O(sqrt(N)), i.e. gamma = 1/2", "G": "gap = O(p(r)/sqrt(N)): a = 1, b = 1/2",
+                           "I": "cloning maximizes I(h_T; h_S), bounded by I2"},
+           "matrices": []}
+    for name in dict.fromkeys(real_df["matrix"]):
+        rows = real_df[real_df["matrix"] == name]
+        short = short_matrix_name(name)
+        item = {"matrix": name, "short": short}
+        if len(fits) and name in fits.index:
+            f = fits.loc[name]
+            f = f.iloc[0] if isinstance(f, pd.DataFrame) else f
+            item.update(m=int(f["m"]), d=int(f["d"]), spectrum=_real_spectrum(f))
+        item["gap"] = _real_gap(rows[rows["student"] == "free"], short, n_boot, seed)
+        item["mi"] = _real_mi(rows[rows["mi"].astype(bool)] if "mi" in rows else rows.iloc[:0])
+        assert item["gap"]["verdict"] in VERDICTS, item["gap"]["verdict"]
+        out["matrices"].append(item)
+    return out
+
+
+def _real_markdown(sec: dict) -> list[str]:
+    """report.md lines of :func:`real_model_section` (or of a skipped / failed section)."""
+    lines = ["", "## Real model (all-MiniLM-L6-v2)", ""]
+    status = sec.get("status")
+    if status == "skipped":
+        return lines + [f"skipped: {sec.get('reason', '')}"]
+    if status == "failed":
+        return lines + [f"failed: {sec.get('error', '')} (the rest of this report is unaffected)"]
+    where = f" (real preset '{sec['preset']}')" if sec.get("preset") else ""
+    lines += [f"{sec['n_runs']} cloning runs on {len(sec['matrices'])} weight matrices of the pretrained "
+              f"sentence-transformers model{where}: rank-r students trained on N real input activations "
+              "(embedded corpus) to clone the matrix's output; gap = held-out minus train clone MSE.", ""]
+    lines += ["### Spectra and R1's exponent of r* in N", "",
+              "| matrix | m x d | alpha [95% CI] | fitted k | gamma (paper a=1, b=1/2) | gamma (covering 1/2, 1/2) | "
+              "gamma (fast 1, 1) | seed's gamma = 1/2 follows? |", "|---|---|---|---|---|---|---|---|"]
+    for it in sec["matrices"]:
+        sp = it.get("spectrum")
+        if sp is None:
+            lines.append(f"| {it['short']} | - | no spectrum fit | - | - | - | - | - |")
+            continue
+        g = sp["gamma"]
+        cell = lambda f: (f"{_fmt(g[f]['gamma'])} [{_fmt(g[f]['gamma_ci'][0])}, {_fmt(g[f]['gamma_ci'][1])}]"  # noqa: E731
+                          if f in g else "-")
+        follows = ", ".join(sp["seed_gamma_follows_under"]) or "no"
+        lines.append(f"| {it['short']} | {it.get('m', '-')} x {it.get('d', '-')} | {_fmt(sp['alpha'])} "
+                     f"[{_fmt(sp['alpha_ci'][0])}, {_fmt(sp['alpha_ci'][1])}] | {sp['k_span'][0]}..{sp['k_span'][1]} | "
+                     f"{cell('paper')} | {cell('covering')} | {cell('fast')} | {follows} |")
+    lines += ["", "### Generalization gap of the free rank-r student: gap ~ p^a N^-b (G1: a = 1, b = 1/2)", "",
+              "| matrix | runs (dropped gap <= 0) | a [95% CI] | b [95% CI] | verdict | G2 bound/measured min / median | "
+              "G2 held | G2 vacuous |", "|---|---|---|---|---|---|---|---|"]
+    for it in sec["matrices"]:
+        g = it["gap"]
+        ab = (f"{_fmt(g['a'])} [{_fmt(g['a_ci'][0])}, {_fmt(g['a_ci'][1])}] | "
+              f"{_fmt(g['b'])} [{_fmt(g['b_ci'][0])}, {_fmt(g['b_ci'][1])}]") if "a" in g else "- | -"
+        b2 = next((b for b in g["bounds"] if b["id"] == "G2"), {})
+        g2 = (f"{_fmt(b2['ratio_min'])} / {_fmt(b2['ratio_median'])} | {b2['held_all']} ({b2['n_violations']} "
+              f"violations) | {b2.get('vacuous')}") if b2.get("evaluated") else f"not evaluated: {b2.get('reason', '')} | - | -"
+        lines.append(f"| {it['short']} | {g['n_runs']} ({g['n_dropped_nonpositive_gap']}) | {ab} | **{g['verdict']}** | {g2} |")
+    lines += [""] + [f"- {it['short']}: {it['gap']['reason'].replace('|', '/')} Spectrum: {it['spectrum']['text']}."
+                     if "spectrum" in it else f"- {it['short']}: {it['gap']['reason']}" for it in sec["matrices"]]
+    lines += ["", "p = r(m + d) for the free student, so the exponent in p is the exponent in r. G2's constants "
+              "are measured at the fitted student, not certified.", "",
+              "### MI between teacher output and student activation (Gaussian estimate, nats)", "",
+              "| matrix | student | N | runs | MI <= I2 cap | MI >= I1 | Spearman(MI, r) |", "|---|---|---|---|---|---|---|"]
+    for it in sec["matrices"]:
+        for m in it["mi"]:
+            cap, i1 = m.get("I2"), m.get("I1")
+            sp = m["spearman_mi_rank"]
+            lines.append(f"| {it['short']} | {m['student']} | {', '.join(str(n) for n in m['N'])} | {m['n']} | "
+                         + (f"{cap['held_all']} ({cap['n_points'] - cap['n_violations']}/{cap['n_points']})" if cap else "-")
+                         + " | " + (f"{i1['held_all']} ({i1['n_points'] - i1['n_violations']}/{i1['n_points']})" if i1 else "-")
+                         + f" | {_fmt(sp['rho'], '.2f')} (p = {_fmt(sp['p_value'], '.2g')}, n = {sp['n']}) |")
+    return lines
+
+
 # ----------------------------------------------------------------------------------------------- report
 
 def judge(tables: Tables, seed: int = 0) -> dict:
@@ -646,6 +895,8 @@ def to_markdown(report: dict) -> str:
                              f"{b['held_all']} ({b['n_violations']} violations) | {_fmt(b['ratio_min'])} / "
                              f"{_fmt(b['ratio_median'])} / {_fmt(b['ratio_max'])} | "
                              f"{b.get('vacuous')} ({_fmt(b.get('vacuous_fraction'), '.0%') if b.get('vacuous_fraction') is not None else '-'}) |")
+    if report.get("real_model") is not None:
+        lines += _real_markdown(report["real_model"])
     if report["failed"]:
         lines += ["", "## Failed runs", ""] + [f"- {f}" for f in report["failed"]]
     return "\n".join(lines) + "\n"

@@ -20,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from bounds.tightness import short_matrix_name
 from figures import style
 
 PANELS = {
@@ -35,17 +36,14 @@ PANELS = {
 }
 
 
-def _short(name: str) -> str:
-    parts = name.split(".")
-    return f"L{parts[2]}.{parts[-1] if parts[-1] != 'dense' else parts[-2]}" if name.startswith("encoder") else name
-
-
 def compute(sweep: pd.DataFrame | None = None, spectra: pd.DataFrame | None = None, fits: pd.DataFrame | None = None,
-            ranks: pd.DataFrame | None = None, preset: str = "smoke", store=None, n_boot: int = 500) -> pd.DataFrame:
+            ranks: pd.DataFrame | None = None, preset: str = "smoke", store=None, n_boot: int = 500,
+            section: dict | None = None) -> pd.DataFrame:
     """Long frame of everything drawn. Missing inputs are computed: the sweep from ``preset`` (through
-    ``store``), spectra/fits/ranks of the swept matrices (fit over every singular value, as ``lrkd rank``)."""
-    from bounds import catalog
-    from bounds.fit import fit_loglinear
+    ``store``), spectra/fits/ranks of the swept matrices (fit over every singular value, as ``lrkd rank``).
+    ``section``: the report's :func:`bounds.tightness.real_model_section` of the same sweep and fits, whose
+    gap exponents the ``gap_N`` panel quotes (computed here, with ``n_boot``, when not given)."""
+    from bounds import catalog, tightness
     from empirical.real import experiment, spectra as spec_mod
     from empirical.real.minilm import matrix_names
 
@@ -64,10 +62,10 @@ def compute(sweep: pd.DataFrame | None = None, spectra: pd.DataFrame | None = No
     out = []
     for i, name in enumerate(names):
         s = spectra[spectra["name"] == name].sort_values("k")
-        out.append(style.rows("spectra", f"{_short(name)} σ_k", "measured", s["k"], s["sigma"], color_=i))
+        out.append(style.rows("spectra", f"{short_matrix_name(name)} σ_k", "measured", s["k"], s["sigma"], color_=i))
         f = fits[fits["name"] == name].iloc[0]
         k = np.arange(int(f["k_lo"]), int(f["k_hi"]) + 1)
-        label = f"{_short(name)} power law α={f['alpha']:.2f} [{f['alpha_lo']:.2f}, {f['alpha_hi']:.2f}] (fitted)"
+        label = f"{short_matrix_name(name)} power law α={f['alpha']:.2f} [{f['alpha_lo']:.2f}, {f['alpha_hi']:.2f}] (fitted)"
         out.append(style.rows("spectra", label, "fitted", k, np.exp(0.5 * f["log_s"]) * k ** (-f["alpha"]), color_=i))
         if i == 0:
             rk = ranks[(ranks["name"] == name) & (ranks["N"] == ranks["N"].max())].set_index("method")["rank"]
@@ -75,33 +73,34 @@ def compute(sweep: pd.DataFrame | None = None, spectra: pd.DataFrame | None = No
                 if method in rk.index and rk[method] > 0:
                     r = int(rk[method])
                     y = float(s["sigma"].iloc[r - 1])
-                    out.append(style.rows("spectra", f"{_short(name)} {method} r={r} (N={ranks['N'].max()})", "ceiling",
+                    out.append(style.rows("spectra", f"{short_matrix_name(name)} {method} r={r} (N={ranks['N'].max()})", "ceiling",
                                           [r, r], [y, y]))
 
     free = sweep[(sweep["student"] == "free") & (sweep["matrix"] == names[0])]
-    G1, G2 = catalog.get("G1"), catalog.get("G2")
+    G1 = catalog.get("G1")
     pos = free[free["gap"] > 0]
     c_g = float(np.exp(np.mean(np.log(pos["gap"] * np.sqrt(pos["n_train"]) / pos["params"])))) if len(pos) else np.nan
+    if section is None:
+        section = tightness.real_model_section(sweep[sweep["matrix"] == names[0]], fits, n_boot=n_boot)
+    gap_fit = next((m["gap"] for m in section["matrices"] if m["matrix"] == names[0]), {})
     note = ""
-    if len(pos) >= 4 and pos["params"].nunique() > 1 and pos["n_train"].nunique() > 1:
-        fit = fit_loglinear({"p": pos["params"].to_numpy(float), "N": pos["n_train"].to_numpy(float)},
-                            pos["gap"].to_numpy(float), n_boot=n_boot, seed=0)
-        note = (f"fit gap ∝ p^a N^-b: a={style.fmt_ci(fit.exponents['p'], *fit.ci['p'])}, "
-                f"b={style.fmt_ci(-fit.exponents['N'], -fit.ci['N'][1], -fit.ci['N'][0])} (G1: a=1, b=0.5)")
+    if "a" in gap_fit:
+        note = (f"fit gap ∝ p^a N^-b: a={style.fmt_ci(gap_fit['a'], *gap_fit['a_ci'])}, "
+                f"b={style.fmt_ci(gap_fit['b'], *gap_fit['b_ci'])} (G1: a=1, b=0.5)")
     agg = free.groupby(["rank", "n_train"]).agg(
-        gap=("gap", "mean"), lo=("gap", "min"), hi=("gap", "max"), p=("params", "first"),
-        B=("loss_max", "mean"), R=("param_norm", "mean"), rho=("lipschitz_local", "mean")).reset_index()
+        gap=("gap", "mean"), lo=("gap", "min"), hi=("gap", "max"), params=("params", "first"),
+        loss_max=("loss_max", "mean"), param_norm=("param_norm", "mean"),
+        lipschitz_local=("lipschitz_local", "mean")).reset_index()
     for j, (r, g) in enumerate(agg.groupby("rank")):
         out.append(style.rows("gap_N", f"measured r={r}", "measured", g["n_train"], g["gap"], g["lo"], g["hi"], j))
         out.append(style.rows("gap_N", f"G1 C_G p/√N, C_G={c_g:.3g} (fitted)|r={r}", "fitted", g["n_train"],
-                              G1(C_G=c_g, p=g["p"].to_numpy(float), N=g["n_train"].to_numpy(float)), color_=j))
-        out.append(style.rows("gap_N", f"G2 explicit (measured B, R, ρ; δ=0.05)|r={r}", "theory", g["n_train"],
-                              G2(B=g["B"].to_numpy(float), p=g["p"].to_numpy(float), N=g["n_train"].to_numpy(float),
-                                 rho=g["rho"].to_numpy(float), R=g["R"].to_numpy(float), delta=0.05), color_=j))
+                              G1(C_G=c_g, p=g["params"].to_numpy(float), N=g["n_train"].to_numpy(float)), color_=j))
+        out.append(style.rows("gap_N", f"G2 explicit (measured B, R, ρ; δ={tightness.BOUND_DELTA:g})|r={r}", "theory",
+                              g["n_train"], tightness.real_g2_bound(g), color_=j))
     for j, (n, g) in enumerate(agg.groupby("n_train")):
         out.append(style.rows("gap_r", f"measured N={n}", "measured", g["rank"], g["gap"], g["lo"], g["hi"], j))
         out.append(style.rows("gap_r", f"G1 C_G p/√N (fitted)|N={n}", "fitted", g["rank"],
-                              G1(C_G=c_g, p=g["p"].to_numpy(float), N=float(n)), color_=j))
+                              G1(C_G=c_g, p=g["params"].to_numpy(float), N=float(n)), color_=j))
     if note:
         out.append(style.rows("gap_N", note, "note", [np.nan], [np.nan]))
 

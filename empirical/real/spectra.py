@@ -54,8 +54,9 @@ def fit_alpha(sigma, config: FitConfig = FitConfig()) -> dict:
 
     Returns ``alpha``, ``alpha_lo``, ``alpha_hi`` (95% CI), ``k_lo`` (= 1), ``k_hi``, ``log_s`` and the local
     slopes ``alpha_local_<lo>_<hi>`` of :math:`-\\log\\sigma_k` on :math:`\\log k` over :data:`LOCAL_RANGES`
-    (least squares, no CI: a diagnostic of curvature).
+    (least squares by :func:`bounds.fit.fit_power_law`, no CI: a diagnostic of curvature).
     """
+    from bounds.fit import fit_power_law
     from bounds.recommend import fit_spectrum
 
     sigma = np.asarray(sigma, dtype=np.float64)
@@ -63,29 +64,24 @@ def fit_alpha(sigma, config: FitConfig = FitConfig()) -> dict:
     fit = fit_spectrum(sigma, k_max=config.k_max(n), n_boot=config.n_boot, seed=config.seed)
     out = {"alpha": fit.alpha, "alpha_lo": fit.alpha_ci[0], "alpha_hi": fit.alpha_ci[1],
            "k_lo": fit.k_span[0], "k_hi": fit.k_span[1],
-           "log_s": float(getattr(fit, "log_s", np.nan)) if np.isfinite(getattr(fit, "log_s", np.nan))
-           else float(np.log(fit.s)), "fit_scale": fit.fit.scale}
+           "log_s": float(fit.log_s), "fit_scale": fit.fit.scale}
     for a, b in LOCAL_RANGES:
         ka, kb = max(1, int(round(a * n)) + (1 if a > 0 else 0)), int(round(b * n))
         if kb - ka >= 2:
             kk = np.arange(ka, kb + 1)
-            out[f"alpha_local_{ka}_{kb}"] = -np.polyfit(np.log(kk), np.log(sigma[ka - 1:kb]), 1)[0]
+            local = fit_power_law(kk, sigma[ka - 1:kb], name="k", loss="linear", n_boot=0)
+            out[f"alpha_local_{ka}_{kb}"] = -local.exponent
     return out
 
 
 def r1_gammas(alpha: float) -> dict:
     """R1's exponent :math:`\\gamma = b/(2\\alpha - 1 + a)` (catalog ``R1.gamma``) per rate form, and the
     :math:`\\alpha` each form needs for the seed's :math:`\\gamma = 1/2` (catalog ``R1.alpha_half.<form>``).
-    :math:`\\gamma` is NaN where R1 does not apply (:math:`\\alpha \\le 1/2`)."""
-    from bounds import catalog
-    from bounds.rates import RATE_FORMS
+    :math:`\\gamma` is NaN where R1 does not apply (:math:`\\alpha \\le 1/2`). One implementation:
+    :func:`bounds.tightness.r1_gammas_by_form`."""
+    from bounds.tightness import r1_gammas_by_form
 
-    gamma = catalog.get("R1.gamma")
-    out = {}
-    for form, (a, b) in RATE_FORMS.items():
-        out[f"gamma_{form}"] = float(gamma(alpha=alpha, a=a, b=b)) if alpha > 0.5 else float("nan")
-        out[f"alpha_half_{form}"] = float(catalog.get(f"R1.alpha_half.{form}")())
-    return out
+    return r1_gammas_by_form(alpha)
 
 
 def recommended_ranks(sigma, shape: tuple[int, int], N: int, fit_config: FitConfig = FitConfig(),
