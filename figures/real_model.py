@@ -65,7 +65,8 @@ def compute(sweep: pd.DataFrame | None = None, spectra: pd.DataFrame | None = No
         out.append(style.rows("spectra", f"{short_matrix_name(name)} σ_k", "measured", s["k"], s["sigma"], color_=i))
         f = fits[fits["name"] == name].iloc[0]
         k = np.arange(int(f["k_lo"]), int(f["k_hi"]) + 1)
-        label = f"{short_matrix_name(name)} power law α={f['alpha']:.2f} [{f['alpha_lo']:.2f}, {f['alpha_hi']:.2f}] (fitted)"
+        short = short_matrix_name(name)
+        label = f"{short} power law α={f['alpha']:.2f} [{f['alpha_lo']:.2f}, {f['alpha_hi']:.2f}] (fitted)"
         out.append(style.rows("spectra", label, "fitted", k, np.exp(0.5 * f["log_s"]) * k ** (-f["alpha"]), color_=i))
         if i == 0:
             rk = ranks[(ranks["name"] == name) & (ranks["N"] == ranks["N"].max())].set_index("method")["rank"]
@@ -73,7 +74,7 @@ def compute(sweep: pd.DataFrame | None = None, spectra: pd.DataFrame | None = No
                 if method in rk.index and rk[method] > 0:
                     r = int(rk[method])
                     y = float(s["sigma"].iloc[r - 1])
-                    out.append(style.rows("spectra", f"{short_matrix_name(name)} {method} r={r} (N={ranks['N'].max()})", "ceiling",
+                    out.append(style.rows("spectra", f"{short} {method} r={r} (N={ranks['N'].max()})", "ceiling",
                                           [r, r], [y, y]))
 
     free = sweep[(sweep["student"] == "free") & (sweep["matrix"] == names[0])]

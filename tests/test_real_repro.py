@@ -232,3 +232,37 @@ def test_real_stage_smoke_writes_figure_csv_and_a_section_that_resumes(tmp_path)
     again, info2 = paper_repro.real_stage("auto", "smoke", tmp_path, log=lambda m: None)
     assert info2["cached"] == info2["runs"] and info2["computed"] == 0
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "real_runs.csv"), runs)
+
+
+@pytest.mark.slow
+def test_pipeline_real_off_and_a_failing_real_stage_keep_the_main_report(tmp_path, monkeypatch):
+    """The whole smoke pipeline twice (~50 s): `--real off` writes the main report with a skipped section and no
+    real outputs; a real stage that raises still leaves every main output and records the error."""
+    import json
+
+    from conftest import run_lrkd
+
+    off = tmp_path / "off"
+    proc = run_lrkd("repro", "--preset", "smoke", "--device", "cpu", "--out", str(off), "--real", "off")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rep = json.loads((off / "report.json").read_text())
+    assert set(rep["claims"]) == {"C", "G", "R", "I"} and rep["real_model"]["status"] == "skipped"
+    assert "skipped: turned off by --real off" in (off / "report.md").read_text()
+    assert not (off / "real_runs.csv").exists() and not (off / "figures" / "real_model.png").exists()
+
+    from empirical import real
+    from empirical.real import experiment
+
+    def boom(*a, **k):
+        raise ValueError("planted failure")
+
+    monkeypatch.setattr(real, "available", lambda: True)
+    monkeypatch.setattr(experiment, "run_sweep", boom)
+    bad = tmp_path / "bad"
+    assert paper_repro.pipeline(preset="smoke", device="cpu", out=bad, real="auto") == 0
+    rep = json.loads((bad / "report.json").read_text())
+    assert rep["real_model"] == {"status": "failed", "error": "ValueError: planted failure", "preset": "smoke"}
+    assert "failed: ValueError: planted failure" in (bad / "report.md").read_text()
+    for name in paper_repro.FIGURES:
+        assert (bad / "figures" / f"{name}.png").exists()
+    assert set(rep["claims"]) == {"C", "G", "R", "I"} and (bad / "manifest.json").exists()

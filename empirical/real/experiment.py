@@ -62,7 +62,7 @@ PRESETS: dict[str, SweepConfig] = {
     # the real stage of `lrkd repro --preset quick`: two 384 x 384 matrices, 3 ranks x 5 N x 3 seeds of the free
     # student (enough runs for the gap's exponents), LRC at one N. Large, equal training and held-out pools
     # (256 sequences each): with 24-64 held-out sequences the two pools' risks differ enough that the measured
-    # gap turns negative at large N. Measured ~55 s cold on 2 CPU cores (20 s of it the activation capture).
+    # gap turns negative at large N. Measured 40-55 s cold on 2 CPU cores (~20 s of it the activation capture).
     "repro": SweepConfig(matrices=("encoder.layer.0.attention.self.value", "encoder.layer.3.attention.self.query"),
                          ranks=(4, 16, 64), sample_sizes=(256, 512, 1024, 2048, 4096), seeds=(0, 1, 2),
                          lrc_sample_sizes=(1024,), lrc_steps=200, n_test=4096, mi_n_test=2048,
