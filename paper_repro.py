@@ -290,8 +290,11 @@ def _real_compute(name: str, out, force: bool, log) -> tuple[dict, dict]:
     section = {**tightness.real_model_section(sweep_df.drop(columns=["cached"]), fits), "preset": name}
     df = real_model.compute(sweep=sweep_df, spectra=spec, fits=fits, ranks=ranks, section=section)
     io.save(real_model.plot(df), df, out / "figures", "real_model")
-    info = {"preset": name, "store": "store_real", "runs": int(len(sweep_df)), "cached": n_cached,
-            "computed": int(len(sweep_df) - n_cached)}
+    from empirical.config import config_hash
+
+    info = {"preset": name, "teacher": experiment.TEACHER, "store": "store_real", "runs": int(len(sweep_df)),
+            "cached": n_cached, "computed": int(len(sweep_df) - n_cached),
+            "config_hashes": [config_hash(r) for r in experiment.plan(experiment.PRESETS[name])]}
     return section, info
 
 

@@ -176,7 +176,8 @@ def test_real_model_stage_runs_with_the_pipeline_and_resumes(smoke):
     runs = pd.read_csv(out / "real_runs.csv")
     man = json.loads((out / "manifest.json").read_text())
     assert man["real"]["runs"] == len(runs) == sec["n_runs"] and man["real"]["computed"] == 0  # second run: cached
-    assert "real" in man["wall_s"]
+    assert "real" in man["wall_s"] and len(set(man["real"]["config_hashes"])) == len(runs)
+    assert all((out / "store_real" / h[:2] / f"{h}.json").exists() for h in man["real"]["config_hashes"])
     for m in sec["matrices"]:
         rows = runs[(runs["matrix"] == m["matrix"]) & runs["mi"].astype(bool)]
         assert {x["student"]: x["n"] for x in m["mi"]} == rows.groupby("student").size().to_dict()
