@@ -38,13 +38,16 @@ def wb():
 
 def test_captured_activations_are_the_layer_map(acts, wb):
     W, b = wb
-    assert acts.x_train.shape == (24 * 62, 384) and acts.y_test.shape == (12 * 62, 384)
-    np.testing.assert_allclose(acts.x_train @ W.T + b, acts.y_train, atol=5e-5)
-    np.testing.assert_allclose(acts.x_test @ W.T + b, acts.y_test, atol=5e-5)
-    train, test = activations.sequences(CFG)
-    assert not ({tuple(s) for s in train} & {tuple(s) for s in test})      # split by sequence, disjoint
+    assert acts.x.shape == acts.y.shape == ((24 + 12) * 62, 384) and acts.seq.shape == (36 * 62,)
+    np.testing.assert_allclose(acts.x @ W.T + b, acts.y, atol=5e-5)
+    pool = activations.sequences(CFG)
+    assert pool.shape == (36, 64) and len({tuple(s) for s in pool}) == 36         # distinct sequences
     _, tok = minilm.load()
-    assert (train[:, 0] == tok.cls_token_id).all() and (train[:, -1] == tok.sep_token_id).all()
+    assert (pool[:, 0] == tok.cls_token_id).all() and (pool[:, -1] == tok.sep_token_id).all()
+
+
+def _train_rows(acts, seed):
+    return acts.split(seed).rows_train
 
 
 def _tail(y, r, bias):
@@ -59,13 +62,15 @@ def test_free_student_clone_mse_falls_with_rank(acts, wb):
     test_mse = np.array([rec["test_mse"] for rec in recs])
     assert np.all(np.diff(test_mse) < 0), test_mse
     assert test_mse[-1] < 0.25 * test_mse[0], test_mse           # measured ratio ~0.1
-    idx = np.random.default_rng(0).choice(acts.x_train.shape[0], size=n, replace=False)
+    rows = _train_rows(acts, 0)
+    idx = rows[np.random.default_rng(0).choice(rows.size, size=n, replace=False)]
+    y_test = acts.y[acts.split(0).rows_test]
     for r, rec in zip(ranks, recs):
         # ERM of rank-r affine maps on an exactly linear teacher: train error = tail of the training outputs'
         # covariance spectrum (Eckart-Young), here from an eigendecomposition instead of lstsq + SVD
-        assert rec["train_mse"] == pytest.approx(_tail(acts.y_train[idx], r, bias=True), rel=1e-6)
+        assert rec["train_mse"] == pytest.approx(_tail(acts.y[idx], r, bias=True), rel=1e-6)
         # no rank-r map beats PCA on the held-out outputs
-        assert rec["test_mse"] >= _tail(acts.y_test, r, bias=True) * (1 - 1e-9)
+        assert rec["test_mse"] >= _tail(y_test, r, bias=True) * (1 - 1e-9)
         assert rec["params"] == r * (384 + 384)
     gaps = [rec["gap"] for rec in recs]
     assert max(abs(g) for g in gaps) < test_mse[0]
@@ -86,7 +91,7 @@ def test_lrc_student_learns_and_respects_floor(acts, wb):
     assert rec["params"] == 2 * 16 * 384
     assert rec["test_mse"] < 0.8 * rec["teacher_var"]
     assert rec["train_mse"] >= free["train_mse"] * (1 - 1e-6)         # the ERM is the best on the training set
-    assert rec["test_mse"] >= _tail(acts.y_test, 16, bias=True) * (1 - 1e-9)
+    assert rec["test_mse"] >= _tail(acts.y[acts.split(0).rows_test], 16, bias=True) * (1 - 1e-9)
 
 
 def test_mi_rises_with_rank_and_stays_under_cap(acts, wb):

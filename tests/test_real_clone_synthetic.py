@@ -6,21 +6,22 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from empirical.real.activations import Activations
+from empirical.real.activations import SPLIT_STREAM, Activations
 from empirical.real.clone import CloneConfig, clone_run, fit_free
 
 
-def _acts(n=600, nt=300, d=20, m=12, seed=0):
+def _acts(n=900, d=20, m=12, seed=0):
+    """A pool of n rows in sequences of 10; each run trains on 60 of the 90 sequences."""
     rng = np.random.default_rng(seed)
     W = rng.standard_normal((m, d)) * np.geomspace(1, 0.01, d)
     b = rng.standard_normal(m)
-    x, xt = rng.standard_normal((n, d)), rng.standard_normal((nt, d))
-    return Activations("t", x, x @ W.T + b, xt, xt @ W.T + b, np.arange(n) // 10, np.arange(nt) // 10), W, b
+    x = rng.standard_normal((n, d))
+    return Activations("t", x, x @ W.T + b, np.arange(n) // 10, n_train_seqs=60), W, b
 
 
 def test_fit_free_equals_lstsq_then_svd():
     acts, W, b = _acts()
-    x, y = acts.x_train, acts.y_train
+    x, y = acts.x[:600], acts.y[:600]
     for r in (1, 3, 8):
         A, V, xm, ym = fit_free(x, y, r)
         xc, yc = x - x.mean(0), y - y.mean(0)
@@ -34,8 +35,11 @@ def test_lipschitz_local_is_max_autograd_gradient_norm():
     acts, W, b = _acts()
     cfg = CloneConfig(rank=4, n_train=200, mi=False, n_test=0, seed=1)
     rec = clone_run(acts, W, b, cfg)
-    idx = np.random.default_rng(cfg.seed).choice(acts.x_train.shape[0], size=cfg.n_train, replace=False)
-    x, y = acts.x_train[idx], acts.y_train[idx]
+    # independent re-derivation of the run's rows: its seed's split (60 of the 90 sequences), then N of their rows
+    perm = np.random.default_rng([cfg.seed, SPLIT_STREAM]).permutation(90)
+    train_rows = np.flatnonzero(np.isin(np.arange(900) // 10, perm[:60]))
+    idx = train_rows[np.random.default_rng(cfg.seed).choice(train_rows.size, size=cfg.n_train, replace=False)]
+    x, y = acts.x[idx], acts.y[idx]
     A0, V0, xm, ym = fit_free(x, y, 4)
     norms = []
     for i in range(x.shape[0]):

@@ -15,7 +15,9 @@ with its real inputs x (captured by :mod:`empirical.real.activations`). Two stud
 
 Measured per (matrix, r, N, seed): clone MSE :math:`\\varepsilon^2 = \\mathbb E\\lVert y-\\hat y\\rVert^2`
 (per token vector, summed over the m outputs) on the N training tokens and on held-out sequences, the
-generalization gap (held-out minus train), and the information quantities of THEORY I on held-out tokens
+generalization gap (held-out minus train; the train/held-out split of the captured sequences is drawn from the
+run's seed, see :mod:`empirical.real.activations` for why a split shared by all runs biased the gap), and the
+information quantities of THEORY I on held-out tokens
 by helper C's :func:`empirical.mi.cloning.measure_pair` (columns ``mi_*``): teacher output y and the student
 activation :math:`h_S \\in \\mathbb{R}^r` (coordinates of the student output in an orthonormal basis of its
 r-dimensional range, so its scale is the output's) both read through Gaussian noise at ``noise_rel`` times
@@ -34,7 +36,8 @@ STUDENTS = ("free", "lrc")
 
 @dataclass(frozen=True)
 class CloneConfig:
-    """One cloning run: student kind, rank r, N training tokens, seed (which N tokens; LRC init), Adam settings
+    """One cloning run: student kind, rank r, N training tokens, seed (the train/held-out split of the pool's
+    sequences, which N tokens, LRC init), Adam settings
     for ``lrc``, MI noise resolution (relative), and the number of held-out tokens used (0: all)."""
 
     rank: int
@@ -129,16 +132,22 @@ def _mse(y, yhat) -> float:
 
 
 def clone_run(acts, W: np.ndarray, b: np.ndarray, config: CloneConfig) -> dict:
-    """One student trained on ``config.n_train`` tokens drawn (seeded, without replacement) from
-    ``acts.x_train``; measured on held-out tokens. Returns one flat record (config + measurements)."""
+    """One student trained on ``config.n_train`` tokens and measured on held-out tokens. ``acts``: an
+    :class:`empirical.real.activations.Activations` pool; the run's seed chooses its split of the pool's
+    sequences into training and held-out ones (:meth:`~empirical.real.activations.Activations.split`: disjoint,
+    by sequence), then the N training tokens (seeded, without replacement) among the training sequences' tokens
+    and ``n_test`` held-out tokens among the held-out ones. Returns one flat record (config + measurements,
+    with ``n_train_seqs``/``n_heldout_seqs`` of the split)."""
+    split = acts.split(config.seed)
     rng = np.random.default_rng(config.seed)
-    if config.n_train > acts.x_train.shape[0]:
-        raise ValueError(f"n_train={config.n_train} exceeds the {acts.x_train.shape[0]} captured training tokens")
-    idx = rng.choice(acts.x_train.shape[0], size=config.n_train, replace=False)
-    x, y = acts.x_train[idx].astype(np.float64), acts.y_train[idx].astype(np.float64)
-    n_test = acts.x_test.shape[0] if config.n_test in (0, None) else min(config.n_test, acts.x_test.shape[0])
-    tidx = np.random.default_rng(10_000 + config.seed).choice(acts.x_test.shape[0], size=n_test, replace=False)
-    xt, yt = acts.x_test[tidx].astype(np.float64), acts.y_test[tidx].astype(np.float64)
+    if config.n_train > split.rows_train.size:
+        raise ValueError(f"n_train={config.n_train} exceeds the {split.rows_train.size} captured training tokens")
+    rows = split.rows_train[rng.choice(split.rows_train.size, size=config.n_train, replace=False)]
+    x, y = acts.x[rows].astype(np.float64), acts.y[rows].astype(np.float64)
+    n_test = split.rows_test.size if config.n_test in (0, None) else min(config.n_test, split.rows_test.size)
+    trows = split.rows_test[np.random.default_rng(10_000 + config.seed).choice(split.rows_test.size, size=n_test,
+                                                                                replace=False)]
+    xt, yt = acts.x[trows].astype(np.float64), acts.y[trows].astype(np.float64)
     m, d = W.shape
     r = min(config.rank, m, d)
 
@@ -167,11 +176,12 @@ def clone_run(acts, W: np.ndarray, b: np.ndarray, config: CloneConfig) -> dict:
                    float(((yt - (h_test @ basis.T + offset)) ** 2).sum(1).max()))
     rec = {**asdict(config), "rank": r, "m": m, "d": d, "params": params, "train_mse": train_mse, "loss_max": loss_max,
            "test_mse": test_mse, "gap": test_mse - train_mse, "teacher_var": float(lam.sum()),
-           "pca_floor": float(lam[r:].sum()), "n_test_used": n_test, **extra}
+           "pca_floor": float(lam[r:].sum()), "n_test_used": n_test, "n_train_seqs": int(split.seqs_train.size),
+           "n_heldout_seqs": int(split.seqs_test.size), **extra}
     if config.mi:
         from empirical.mi.cloning import CloningConfig, measure_pair
 
-        shared, per_est = measure_pair(yt, h_test, acts.seq_test[tidx],
+        shared, per_est = measure_pair(yt, h_test, acts.seq[trows],
                                        CloningConfig(noise_rel=config.noise_rel, estimators=config.estimators),
                                        seed=config.seed)
         rec.update({f"mi_{k}": v for k, v in shared.items() if isinstance(v, (int, float))})

