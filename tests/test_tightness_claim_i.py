@@ -1,0 +1,81 @@
+"""Claim I's verdict (bounds.tightness.claim_I) on planted MI tables: across ranks and along training.
+
+Each table is built by hand with a known answer, so every assertion can fail: MI that rises with rank and along
+training "holds"; MI that is highest at initialisation and falls during training (while still rising with rank)
+is downgraded; MI that falls as the clone error falls is "contradicted"; and the per-trajectory summary equals
+an independent numpy computation."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from bounds import tightness
+
+
+def _table(mi_at, ranks=(2, 8, 32), steps=(0, 10, 80), seeds=(0, 1, 2), noise=0.01, traj_rank=32, train_gain=1.0):
+    """Rows (estimator, rank, step, seed, mi, clone_mse): the final step for every rank, and every step for
+    ``traj_rank``. ``mi_at(rank, step)`` is the planted MI; clone MSE falls with rank, and along training by
+    ``train_gain`` (0: flat, as from a PCA initialisation that is already the best clone)."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for r in ranks:
+        for s in (steps if r == traj_rank else steps[-1:]):
+            for seed in seeds:
+                clone = 3.0 / np.log2(2 * r) * (1.0 + train_gain / (1 + s)) * (1 + 0.01 * seed)
+                rows.append({"estimator": "gaussian", "rank": r, "step": s, "seed": seed,
+                             "mi": mi_at(r, s) + noise * rng.standard_normal(), "clone_mse": clone})
+    return pd.DataFrame(rows)
+
+
+def test_mi_rising_with_rank_and_along_training_holds():
+    df = _table(lambda r, s: np.log(r) + 0.5 * np.log1p(s))
+    res = tightness.claim_I(df)
+    assert res["verdict"] == "holds", res["reason"]
+    (t,) = res["along_training"]
+    assert t["rank"] == 32 and t["maximized"] and t["rose"] and t["step_of_max"] == 80
+
+
+def test_mi_highest_at_initialisation_is_downgraded():
+    # more MI at higher rank (pooled correlation positive), but along training MI falls from 6 to 4 nats
+    df = _table(lambda r, s: np.log(r) + (2.0 if s == 0 else 0.0), train_gain=0.0)
+    res = tightness.claim_I(df)
+    assert res["spearman_mi_vs_neg_clone_mse"]["rho"] > 0
+    assert res["verdict"] == "holds only under a stated assumption"
+    assert "not along training" in res["reason"]
+    (t,) = res["along_training"]
+    assert not t["maximized"] and t["step_of_max"] == 0 and not t["rose"]
+
+
+def test_final_within_seed_spread_of_the_max_counts_as_maximized():
+    # the final step is 0.02 nats below the step-10 value, with a seed spread (sd 0.05) much larger
+    df = _table(lambda r, s: np.log(r) + {0: 0.0, 10: 1.02, 80: 1.0}[s], noise=0.05)
+    (t,) = tightness.mi_trajectories(df)
+    assert t["mi_max"] - t["mi_final"] < t["tol"] and t["maximized"]
+    # with one seed there is no spread: the same 0.02 deficit is not a maximum
+    (t1,) = tightness.mi_trajectories(df[df["seed"] == 0].assign(mi=lambda d: np.log(d["rank"]) + d["step"].map(
+        {0: 0.0, 10: 1.02, 80: 1.0})))
+    assert t1["tol"] == 0.0 and not t1["maximized"]
+
+
+def test_mi_falling_as_clone_error_falls_is_contradicted():
+    df = _table(lambda r, s: 5.0 - np.log(r) - 0.3 * np.log1p(s))
+    assert tightness.claim_I(df)["verdict"] == "contradicted"
+
+
+def test_trajectory_summary_matches_numpy():
+    df = _table(lambda r, s: np.log(r) + np.sin(s / 10.0), noise=0.1)
+    (t,) = tightness.mi_trajectories(df)
+    sel = df[df["rank"] == 32]
+    means = {s: sel.loc[sel["step"] == s, "mi"].to_numpy().mean() for s in (0, 10, 80)}
+    sds = [np.std(sel.loc[sel["step"] == s, "mi"].to_numpy(), ddof=1) for s in (0, 10, 80)]
+    assert t["mi_first"] == pytest.approx(means[0]) and t["mi_final"] == pytest.approx(means[80])
+    assert t["mi_max"] == pytest.approx(max(means.values()))
+    assert t["tol"] == pytest.approx(2 * max(sds))
+    from scipy.stats import spearmanr
+    rho = spearmanr(sel["mi"], -sel["clone_mse"])[0]
+    assert t["spearman_mi_vs_neg_clone_mse"]["rho"] == pytest.approx(rho)
+
+
+def test_ranks_with_a_single_step_are_not_trajectories():
+    df = _table(lambda r, s: np.log(r), traj_rank=None)
+    assert tightness.mi_trajectories(df) == []
+    assert tightness.claim_I(df)["verdict"] == "holds"
