@@ -246,7 +246,9 @@ def real_stage(mode: str, preset: str, out, force: bool = False, log=print) -> t
 
     Skipped (``status: skipped`` with the reason) when ``mode`` is off or the extra is missing. Otherwise it
     runs (or loads from ``out/store_real``) the real preset mapped from ``preset`` by :data:`REAL_PRESETS`,
-    writes ``out/real_runs.csv`` and ``out/figures/real_model.{png,pdf,csv}`` and returns
+    writes ``out/real_runs.csv``, ``out/real_spectra_fits.csv`` (the spectral fits the section uses: with
+    real_runs.csv, what :func:`bounds.tightness.real_section_from_dir` rebuilds the section from) and
+    ``out/figures/real_model.{png,pdf,csv}`` and returns
     :func:`bounds.tightness.real_model_section`. Any exception inside becomes ``status: failed`` with its
     one-line text, so the main report is always written."""
     from pathlib import Path
@@ -281,11 +283,13 @@ def _real_compute(name: str, out, force: bool, log) -> tuple[dict, dict]:
     n_cached = int(sweep_df["cached"].sum())
     log(f"real runs: {n_cached} from the store, {len(sweep_df) - n_cached} computed")
     out.mkdir(parents=True, exist_ok=True)
-    sweep_df.drop(columns=["cached"]).to_csv(out / "real_runs.csv", index=False)
+    sweep_df.drop(columns=["cached"]).to_csv(out / tightness.REAL_RUNS_FILE, index=False)
     names = list(dict.fromkeys(sweep_df["matrix"]))
     spec = spectra.model_spectra([m for m in matrix_names() if m.name in names])
     fit_cfg = spectra.FitConfig(k_hi=None, n_boot=500)   # every singular value, as `lrkd rank` and the figure
     fits = spectra.spectral_fits(spec, fit_cfg)
+    # the fits the section uses, so `lrkd tightness OUT` rebuilds the section from files alone
+    fits.to_csv(out / tightness.REAL_FITS_FILE, index=False)
     ranks = spectra.rank_table(spec, sample_sizes=(int(sweep_df["n_train"].max()),), config=fit_cfg)
     section = {**tightness.real_model_section(sweep_df.drop(columns=["cached"]), fits), "preset": name}
     df = real_model.compute(sweep=sweep_df, spectra=spec, fits=fits, ranks=ranks, section=section)

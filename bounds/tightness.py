@@ -703,7 +703,10 @@ def r1_gammas_by_form(alpha: float) -> dict:
 
 def real_gap_fit(free: pd.DataFrame, n_boot: int = N_BOOT, seed: int = 0):
     """Huber log-log fit of the free student's gap :math:`= C\\,p^{a} N^{-b}` (:func:`bounds.fit.fit_loglinear`
-    on columns ``params``, ``n_train``, ``gap``; positive gaps only; bootstrap over runs). Variables are named
+    on columns ``params``, ``n_train``, ``gap``; positive gaps only; bootstrap over runs: each seed has its own
+    train/held-out split of the text (:mod:`empirical.real.activations`), so the split's offset varies across
+    runs and widens the CI; runs of one seed share it, which this bootstrap ignores: resampling 3 seeds as
+    groups gave degenerate intervals on planted data). Variables are named
     ``p`` and ``N`` (the fitted exponent of N is :math:`-b`). Returns ``(fit or None, runs used, runs dropped
     for a non-positive gap)``; None when fewer than 6 positive runs or fewer than 2 values of p or N."""
     from bounds.fit import fit_loglinear

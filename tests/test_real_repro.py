@@ -135,6 +135,17 @@ def test_mi_against_the_i2_cap_and_spearman():
 
 # ------------------------------------------------------------------------------------------ markdown
 
+def _strict(obj):
+    import io
+    import json
+
+    from bounds.cliutil import emit_json
+
+    buf = io.StringIO()
+    emit_json(obj, buf)
+    return json.loads(buf.getvalue())
+
+
 def _report(section: dict) -> dict:
     return {"n_ok": 0, "n_failed": 0, "claims": {}, "failed": [], "real_model": section}
 
@@ -229,6 +240,11 @@ def test_real_stage_smoke_writes_figure_csv_and_a_section_that_resumes(tmp_path)
     assert len(runs) == info["runs"] and "cached" not in runs.columns
     m = sec["matrices"][0]
     assert m["spectrum"]["alpha"] > 0 and m["gap"]["verdict"] in tightness.VERDICTS
+    # the section rebuilt from the written files alone (what `lrkd tightness OUT` does) equals the stage's
+    fits = pd.read_csv(tmp_path / tightness.REAL_FITS_FILE)
+    assert list(fits["name"]) == [NAME] and {"alpha", "alpha_lo", "alpha_hi", "k_lo", "k_hi", "m", "d"} <= set(fits)
+    rebuilt = tightness.real_section_from_dir(tmp_path)
+    assert _strict(rebuilt) == _strict({k: v for k, v in sec.items() if k != "preset"})
     again, info2 = paper_repro.real_stage("auto", "smoke", tmp_path, log=lambda m: None)
     assert info2["cached"] == info2["runs"] and info2["computed"] == 0
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "real_runs.csv"), runs)
