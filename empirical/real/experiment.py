@@ -65,12 +65,13 @@ PRESETS: dict[str, SweepConfig] = {
     "smoke": SweepConfig(matrices=("encoder.layer.0.attention.self.value",), ranks=(2, 16), sample_sizes=(500, 1000),
                          seeds=(0,), lrc_sample_sizes=(1000,), lrc_steps=60, n_test=0, mi_n_test=0,
                          activations=ActivationConfig(seq_len=64, n_train_seqs=24, n_heldout_seqs=12, seed=3)),
-    # the real stage of `lrkd repro --preset quick`: two 384 x 384 matrices, 3 ranks x 5 N x 3 seeds of the free
-    # student (enough runs for the gap's exponents), LRC at one N. Large, equal training and held-out pools
-    # (256 sequences each): with 24-64 held-out sequences the two pools' risks differ enough that the measured
-    # gap turns negative at large N. Measured 40-55 s cold on 2 CPU cores (~20 s of it the activation capture).
+    # the real stage of `lrkd repro --preset quick`: two 384 x 384 matrices, 3 ranks x 5 N x 5 seeds of the free
+    # student (enough runs for the gap's exponents), LRC at one N. A pool of 512 sequences, split 256/256 per
+    # run by its seed: the split's offset of the gap (seed sd ~0.5-4 at N = 4096, as large as the gap there)
+    # varies across seeds, so 5 seeds rather than 3 (the seed mean's offset shrinks by sqrt(5)). Measured 46 s
+    # cold with 3 seeds, 55-60 s with 5, on 2 CPU cores (~20 s of it the single activation capture).
     "repro": SweepConfig(matrices=("encoder.layer.0.attention.self.value", "encoder.layer.3.attention.self.query"),
-                         ranks=(4, 16, 64), sample_sizes=(256, 512, 1024, 2048, 4096), seeds=(0, 1, 2),
+                         ranks=(4, 16, 64), sample_sizes=(256, 512, 1024, 2048, 4096), seeds=(0, 1, 2, 3, 4),
                          lrc_sample_sizes=(1024,), lrc_steps=200, n_test=4096, mi_n_test=2048,
                          activations=ActivationConfig(seq_len=128, n_train_seqs=256, n_heldout_seqs=256, seed=0)),
     "quick": SweepConfig(),
