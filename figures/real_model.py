@@ -9,8 +9,8 @@ Panels (long frame in :mod:`figures.style`'s grammar):
   vs N and vs r (seed mean, band = min..max over seeds; each seed has its own train/held-out split of the
   text, so the band includes the split's offset, and a band whose minimum is <= 0 runs off the log axis), with
   G1's rate :math:`C_G\\,p(r)/\\sqrt N` whose constant is *fitted* (labelled) and G2's covering bound with
-  explicit constants evaluated on the measured loss range, parameter norm and local Lipschitz constant (not certified constants: see
-  :mod:`empirical.real.clone`); the fitted exponents of gap ∝ p^a N^-b with CIs are in the panel title;
+  explicit constants evaluated on the measured loss range, parameter norm and local Lipschitz constant (not
+  certified constants: see :mod:`empirical.real.clone`); the fitted exponents of gap ∝ p^a N^-b with CIs are in the panel title;
 - ``mse``: held-out clone MSE vs r at the largest N for the free and LRC students, with the PCA floor
   (Eckart-Young on the held-out outputs, explicit);
 - ``mi``: Gaussian MI estimate between noisy teacher output and student activation vs r, with I1 (lower

