@@ -368,15 +368,22 @@ G_CANDIDATES = {"G1 (seed): r/sqrt(N)": (1.0, -0.5), "G2: sqrt(r/N)": (0.5, -0.5
 def g_fit(runs: pd.DataFrame, seed: int = 0):
     """Huber log-log fit of gap = C * rank^a * samples^b over positive gaps (one row per run: bootstrap
     over runs). Returns (fit or None, number of runs used, number dropped for a non-positive gap)."""
+    return positive_gap_fit(_ok(runs), {"rank": "rank", "samples": "samples"}, n_boot=N_BOOT, seed=seed)
+
+
+def positive_gap_fit(rows: pd.DataFrame, x: dict, n_boot: int = N_BOOT, seed: int = 0):
+    """Huber log-log fit (:func:`bounds.fit.fit_loglinear`) of the finite, positive ``gap`` of ``rows`` on the
+    columns ``x`` (fit variable name -> column). Returns ``(fit or None, rows used, rows dropped)``; None with
+    fewer than 6 positive gaps or fewer than 2 distinct values of a variable."""
     from bounds.fit import fit_loglinear
 
-    ok = _ok(runs)
-    pos = ok[(ok["gap"] > 0) & np.isfinite(ok["gap"])]
-    dropped = len(ok) - len(pos)
-    if pos["rank"].nunique() < 2 or pos["samples"].nunique() < 2 or len(pos) < 6:
+    fin = rows[np.isfinite(rows["gap"].to_numpy(float))]
+    pos = fin[fin["gap"] > 0]
+    dropped = len(rows) - len(pos)
+    if len(pos) < 6 or any(pos[c].nunique() < 2 for c in x.values()):
         return None, len(pos), dropped
-    fit = fit_loglinear({"rank": pos["rank"].to_numpy(float), "samples": pos["samples"].to_numpy(float)},
-                        pos["gap"].to_numpy(float), n_boot=N_BOOT, seed=seed)
+    fit = fit_loglinear({k: pos[c].to_numpy(float) for k, c in x.items()}, pos["gap"].to_numpy(float),
+                        n_boot=n_boot, seed=seed)
     return fit, len(pos), dropped
 
 
@@ -709,16 +716,7 @@ def real_gap_fit(free: pd.DataFrame, n_boot: int = N_BOOT, seed: int = 0):
     groups gave degenerate intervals on planted data). Variables are named
     ``p`` and ``N`` (the fitted exponent of N is :math:`-b`). Returns ``(fit or None, runs used, runs dropped
     for a non-positive gap)``; None when fewer than 6 positive runs or fewer than 2 values of p or N."""
-    from bounds.fit import fit_loglinear
-
-    ok = free[np.isfinite(free["gap"].to_numpy(float))]
-    pos = ok[ok["gap"] > 0]
-    dropped = len(free) - len(pos)
-    if pos["params"].nunique() < 2 or pos["n_train"].nunique() < 2 or len(pos) < 6:
-        return None, len(pos), dropped
-    fit = fit_loglinear({"p": pos["params"].to_numpy(float), "N": pos["n_train"].to_numpy(float)},
-                        pos["gap"].to_numpy(float), n_boot=n_boot, seed=seed)
-    return fit, len(pos), dropped
+    return positive_gap_fit(free, {"p": "params", "N": "n_train"}, n_boot=n_boot, seed=seed)
 
 
 def real_g2_bound(rows: pd.DataFrame) -> np.ndarray:
