@@ -240,6 +240,10 @@ def check_real(mode: str) -> None:
             raise UsageError(f"--real on: the real extra is not installed; {REAL_SKIP_REASON}")
 
 
+#: sample sizes N at which every real matrix's recommended ranks are tabulated (real_all_ranks.csv)
+REAL_ALL_SAMPLE_SIZES = (1_000, 10_000, 100_000)
+
+
 def real_stage(mode: str, preset: str, out, force: bool = False, log=print) -> tuple[dict, dict]:
     """The real-teacher stage: returns ``(section, info)``, the report's ``real_model`` section and what the
     manifest records (preset, store, runs cached / computed).
@@ -285,13 +289,21 @@ def _real_compute(name: str, out, force: bool, log) -> tuple[dict, dict]:
     out.mkdir(parents=True, exist_ok=True)
     sweep_df.drop(columns=["cached"]).to_csv(out / tightness.REAL_RUNS_FILE, index=False)
     names = list(dict.fromkeys(sweep_df["matrix"]))
-    spec = spectra.model_spectra([m for m in matrix_names() if m.name in names])
     fit_cfg = spectra.FitConfig(k_hi=None, n_boot=500)   # every singular value, as `lrkd rank` and the figure
-    fits = spectra.spectral_fits(spec, fit_cfg)
+    every = name != "smoke"   # every matrix of the model (~15 s) except in the seconds-scale smoke preset
+    all_spec = spectra.model_spectra(None if every else [m for m in matrix_names() if m.name in names])
+    all_fits = spectra.spectral_fits(all_spec, fit_cfg)
+    fits = all_fits[all_fits["name"].isin(names)].reset_index(drop=True)
+    spec = all_spec[all_spec["name"].isin(names)]
     # the fits the section uses, so `lrkd tightness OUT` rebuilds the section from files alone
     fits.to_csv(out / tightness.REAL_FITS_FILE, index=False)
     ranks = spectra.rank_table(spec, sample_sizes=(int(sweep_df["n_train"].max()),), config=fit_cfg)
     section = {**tightness.real_model_section(sweep_df.drop(columns=["cached"]), fits), "preset": name}
+    if every:
+        all_ranks = spectra.rank_table(all_spec, sample_sizes=REAL_ALL_SAMPLE_SIZES, config=fit_cfg)
+        all_fits.to_csv(out / tightness.REAL_ALL_FITS_FILE, index=False)
+        all_ranks.to_csv(out / tightness.REAL_ALL_RANKS_FILE, index=False)
+        section["all_matrices"] = tightness.real_all_matrices_summary(all_fits, all_ranks)
     df = real_model.compute(sweep=sweep_df, spectra=spec, fits=fits, ranks=ranks, section=section)
     io.save(real_model.plot(df), df, out / "figures", "real_model")
     from empirical.config import config_hash

@@ -129,6 +129,8 @@ def from_results_dir(folder) -> Tables:
 
 #: files of the real-teacher stage in a results folder (``paper_repro.real_stage``)
 REAL_RUNS_FILE, REAL_FITS_FILE = "real_runs.csv", "real_spectra_fits.csv"
+#: every matrix of the real model (written by the real stage for presets other than smoke)
+REAL_ALL_FITS_FILE, REAL_ALL_RANKS_FILE = "real_all_spectra_fits.csv", "real_all_ranks.csv"
 
 
 def real_section_from_dir(folder, n_boot: int = N_BOOT, seed: int = 0) -> dict | None:
@@ -158,6 +160,9 @@ def real_section_from_dir(folder, n_boot: int = N_BOOT, seed: int = 0) -> dict |
         raise UsageError(f"{folder / REAL_RUNS_FILE}: missing column(s) {', '.join(missing)}")
     fits = _read_table(folder / REAL_FITS_FILE) if (folder / REAL_FITS_FILE).exists() else pd.DataFrame()
     sec = real_model_section(runs, fits, n_boot=n_boot, seed=seed)
+    if (folder / REAL_ALL_FITS_FILE).exists():
+        ranks = _read_table(folder / REAL_ALL_RANKS_FILE) if (folder / REAL_ALL_RANKS_FILE).exists() else None
+        sec["all_matrices"] = real_all_matrices_summary(_read_table(folder / REAL_ALL_FITS_FILE), ranks)
     return {**sec, "preset": info["preset"]} if info and info.get("preset") else sec
 
 
@@ -874,6 +879,64 @@ def real_model_section(real_df: pd.DataFrame, spectra_fits: pd.DataFrame, n_boot
     return out
 
 
+#: the recommended-rank methods summarised per matrix kind in :func:`real_all_matrices_summary`
+ALL_MATRICES_METHODS = ("R3/fast", "R3/covering", "R3/paper", "gavish-donoho/unknown-sigma", "effective-rank",
+                        "energy-90")
+
+
+def real_all_matrices_summary(fits: pd.DataFrame, ranks: pd.DataFrame | None = None) -> dict:
+    """Every weight matrix of the real model, summarised per kind (q, k, v, o, up, down, emb): how many matrices,
+    alpha (median, min, max of the all-k power-law fits), how many have alpha's CI above 1/2 (R1 applies), for
+    how many the seed's gamma = 1/2 follows under each rate form (:func:`_real_spectrum`'s rule: the alpha the form
+    needs lies in alpha's CI), and the median recommended rank of each method in :data:`ALL_MATRICES_METHODS` at
+    each N of ``ranks`` (``name, kind, N, method, rank``; :func:`empirical.real.spectra.rank_table`). R3's ranks
+    depend on the unknown variance constant (C = 1 there): a reading, not a measurement."""
+    from bounds.rates import RATE_FORMS
+
+    per_kind, follows_total = [], {f: 0 for f in RATE_FORMS}
+    for kind, g in fits.groupby("kind", sort=False):
+        specs = [_real_spectrum(row) for _, row in g.iterrows()]
+        follows = {f: sum(f in sp["seed_gamma_follows_under"] for sp in specs) for f in RATE_FORMS}
+        for f in RATE_FORMS:
+            follows_total[f] += follows[f]
+        item = {"kind": kind, "n": int(len(g)), "alpha_median": float(g["alpha"].median()),
+                "alpha_min": float(g["alpha"].min()), "alpha_max": float(g["alpha"].max()),
+                "n_alpha_ci_above_half": int((g["alpha_lo"] > 0.5).sum()), "n_seed_gamma_half_follows": follows}
+        if ranks is not None and len(ranks):
+            rk = ranks[(ranks["kind"] == kind) & ranks["method"].isin(ALL_MATRICES_METHODS)]
+            item["median_rank"] = {f"{meth} @ N={int(n)}": float(v) for (n, meth), v in
+                                   rk.groupby(["N", "method"])["rank"].median().items()}
+        per_kind.append(item)
+    return {"n_matrices": int(len(fits)), "kinds": per_kind, "n_seed_gamma_half_follows": follows_total,
+            "sample_sizes": sorted(int(n) for n in ranks["N"].unique()) if ranks is not None and len(ranks) else []}
+
+
+def _all_matrices_markdown(summ: dict) -> list[str]:
+    """report.md lines of :func:`real_all_matrices_summary`."""
+    from bounds.rates import RATE_FORMS
+
+    forms = list(RATE_FORMS)
+    n_big = max(summ["sample_sizes"]) if summ["sample_sizes"] else None
+    lines = ["", f"### All {summ['n_matrices']} weight matrices (spectra fitted over every singular value)", "",
+             "| kind | n | alpha median [min, max] | alpha's CI > 1/2 | seed's gamma = 1/2 follows (" + " / ".join(forms)
+             + ")" + (f" | median rank at N = {n_big}: " + " / ".join(ALL_MATRICES_METHODS) if n_big else "") + " |",
+             "|---|---|---|---|---|" + ("---|" if n_big else "")]
+    for k in summ["kinds"]:
+        ranks = ""
+        if n_big and "median_rank" in k:
+            ranks = " | " + " / ".join(_fmt(k["median_rank"].get(f"{m} @ N={n_big}"), ".0f") for m in ALL_MATRICES_METHODS)
+        lines.append(f"| {k['kind']} | {k['n']} | {_fmt(k['alpha_median'])} [{_fmt(k['alpha_min'])}, "
+                     f"{_fmt(k['alpha_max'])}] | {k['n_alpha_ci_above_half']}/{k['n']} | "
+                     + " / ".join(str(k["n_seed_gamma_half_follows"][f]) for f in forms) + ranks + " |")
+    tot, need = summ["n_seed_gamma_half_follows"], r1_gammas_by_form(1.0)
+    lines += ["", "The seed's gamma = 1/2 follows from R1 for " + ", ".join(
+        f"{tot[f]}/{summ['n_matrices']} matrices under the {f} rate form (needs alpha = {_fmt(need[f'alpha_half_{f}'])})"
+        for f in forms) + "; alpha = 1/2 is the boundary R1 excludes (the tail sum diverges), so a count there is a "
+        "limit statement. R3's ranks use the variance constant C = 1 (unknown in practice); the CSV real_all_ranks.csv has every "
+        "matrix, method and N."]
+    return lines
+
+
 def _real_markdown(sec: dict) -> list[str]:
     """report.md lines of :func:`real_model_section` (or of a skipped / failed section)."""
     lines = ["", "## Real model (all-MiniLM-L6-v2)", ""]
@@ -928,6 +991,8 @@ def _real_markdown(sec: dict) -> list[str]:
                          + " | " + (f"{i1['held_all']} ({i1['n_points'] - i1['n_violations']}/{i1['n_points']})" if i1 else "-")
                          + f" | {_fmt(sp['rho'], '.2f')} (n = {sp['n']}"
                          + (f", p = {_fmt(sp['p_value'], '.2g')})" if sp["n"] >= 5 else ", too few for a p-value)") + " |")
+    if sec.get("all_matrices"):
+        lines += _all_matrices_markdown(sec["all_matrices"])
     return lines
 
 
