@@ -1,8 +1,9 @@
 """Regenerate every figure and the tightness report of the seed paper in one command, and host `lrkd`.
 
 ``python paper_repro.py [--preset smoke|quick|full] [--device auto|cpu|cuda] [--out DIR] [--force]
-[--real auto|on|off]`` is the same as ``lrkd repro``. :func:`cli` is the ``lrkd`` console script: a thin dispatcher that imports only the
-module of the subcommand it runs, so ``lrkd rank`` never pays for torch, pandas or matplotlib.
+[--real auto|on|off]`` is the same as ``lrkd repro``. :func:`cli` is the ``lrkd`` console script: a thin
+dispatcher that imports only the module of the subcommand it runs, so ``lrkd rank`` never pays for torch,
+pandas or matplotlib.
 """
 from __future__ import annotations
 
@@ -252,8 +253,10 @@ def real_stage(mode: str, preset: str, out, force: bool = False, log=print) -> t
     runs (or loads from ``out/store_real``) the real preset mapped from ``preset`` by :data:`REAL_PRESETS`,
     writes ``out/real_runs.csv``, ``out/real_spectra_fits.csv`` (the spectral fits the section uses: with
     real_runs.csv, what :func:`bounds.tightness.real_section_from_dir` rebuilds the section from) and
-    ``out/figures/real_model.{png,pdf,csv}`` and returns
-    :func:`bounds.tightness.real_model_section`. Any exception inside becomes ``status: failed`` with its
+    ``out/figures/real_model.{png,pdf,csv}``, and for presets other than smoke every matrix of the model
+    (``real_all_spectra_fits.csv``, ``real_all_ranks.csv`` at :data:`REAL_ALL_SAMPLE_SIZES`, the section's
+    ``all_matrices``), and returns :func:`bounds.tightness.real_model_section`. The text is always the embedded
+    corpus (``--corpus`` applies to the transformer track only). Any exception inside becomes ``status: failed`` with its
     one-line text, so the main report is always written."""
     from pathlib import Path
 
