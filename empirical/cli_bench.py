@@ -436,6 +436,11 @@ def _headline(name: str, r: dict) -> str:
                 f"(4 stacked: {f(r['stacked4_time_per_token_per_student_vs_teacher'])} per student)")
     if name == "memory":
         return f"peak RSS {f(r.get('max_peak_rss_mib'), '.0f')} MiB (under 2 GiB: {r.get('under_2GiB')})"
+    if name == "ksg":
+        k, sk = r.get("ksg_32x32", {}), r.get("sklearn_1d", {})
+        return (f"KSG {k.get('dims')} n={k.get('n')}: {f(k.get('seconds_median'))} s "
+                f"({f(k.get('speedup_vs_kdtree'))}x the KD-tree path); vs sklearn 1-D: max |diff| "
+                f"{f(sk.get('max_abs_diff'))} nats, sklearn time / ours {f(sk.get('time_ratio_sklearn_over_ours'))}")
     if name == "run":
         return f"full run {f(r['one_run_s'])} s alone, {f(r['per_run_stacked_s'])} s per run when 4 are stacked"
     return ", ".join(f"{k}={v}" for k, v in list(r.items())[:6] if not isinstance(v, (dict, list)))

@@ -52,3 +52,12 @@ def test_quick_sized_runs_peak_under_2_gib():
     from empirical import cli_bench
     out = cli_bench.bench_memory({"device": "cpu"})
     assert out["under_2GiB"], out
+
+
+def test_ksg_headline_reports_its_numbers():
+    """The text line of the `ksg` entry names its timing and its agreement with scikit-learn (it printed nothing
+    before: its results are nested dicts)."""
+    from empirical.cli_bench import _headline
+    line = _headline("ksg", {"ksg_32x32": {"dims": "32+32", "n": 10000, "seconds_median": 6.2, "speedup_vs_kdtree": 6.6},
+                             "sklearn_1d": {"max_abs_diff": 1.8e-15, "time_ratio_sklearn_over_ours": 0.84}})
+    assert "32+32" in line and "6.2 s" in line and "6.6x" in line and "1.8e-15" in line and "0.84" in line
