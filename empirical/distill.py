@@ -32,7 +32,7 @@ from . import measure
 from .config import CLONE_TERMS, DistillConfig, config_hash, to_dict
 from .data import make_splits
 from .device import autocast, make_adamw, resolve_device
-from .losses import forward_kl, forward_kl_from_stats, loss_range, teacher_kl_stats
+from .losses import cross_entropy, forward_kl, forward_kl_from_stats, smoothed_nll, teacher_kl_stats
 from .lrc import LRCStudent
 from .store import ResultStore
 from .teacher import math_attention
@@ -138,8 +138,7 @@ def objective(student, tokens, idx, targets, cfg, terms):
     pt, negh, caps = targets.get(idx, inp)
     with autocast(tokens.device):
         out = student(inp, terms=terms, targets=(None, caps))
-    V = out.logits.shape[-1]
-    ce = F.cross_entropy(out.logits.float().reshape(-1, V), tgt.reshape(-1), reduction="none").view(S, -1).mean(1)
+    ce = cross_entropy(out.logits, tgt, reduction="none").view(S, -1).mean(1)
     obj = cfg.ce_weight * ce
     kl = torch.zeros_like(ce)
     if cfg.kl_weight:
@@ -172,7 +171,7 @@ def _evaluate(student, seqs: torch.Tensor, cfg, dev, terms):
         logp = lp.gather(-1, tgt.unsqueeze(-1)).squeeze(-1)
         n = tgt[0].numel()
         sums["ce"] += (-logp).reshape(S, -1).sum(1).double().cpu()
-        sm = -torch.logaddexp(logp + math.log1p(-a), torch.full_like(logp, math.log(a / lp.shape[-1])))
+        sm = smoothed_nll(logp, a, lp.shape[-1])
         sums["sm"] += sm.reshape(S, -1).sum(1).double().cpu()
         sums["kl"] += forward_kl(out.teacher_logits, out.logits, 1.0, reduction="none").reshape(S, -1).sum(1).double().cpu()
         for (l, t), v in out.clone.items():
@@ -406,7 +405,8 @@ def make_records(tr: Training) -> list[dict]:
 
     p_r = student.num_trainable_per_student()
     d_T = teacher.cfg.d_model
-    B_range = loss_range(teacher.cfg.vocab, base.smoothing_alpha)
+    from bounds._fast import g3_loss_range  # catalog G3.loss_range, B = log(V / alpha), generated code
+    B_range = g3_loss_range(teacher.cfg.vocab, base.smoothing_alpha)
     vers = versions()
     records = []
     for s, c in enumerate(cfgs):

@@ -88,15 +88,14 @@ def cross_entropy(logits: torch.Tensor, targets: torch.Tensor, reduction: str = 
 def smoothed_cross_entropy(logits: torch.Tensor, targets: torch.Tensor, alpha: float,
                            reduction: str = "mean") -> torch.Tensor:
     r"""CE of :math:`\tilde p = (1-\alpha)\,\mathrm{softmax}(z) + \alpha/V`; lies in :math:`[0, \log(V/\alpha)]`."""
-    V = logits.shape[-1]
     logp = F.log_softmax(logits.float(), dim=-1).gather(-1, targets.unsqueeze(-1)).squeeze(-1)
-    per_token = -torch.logaddexp(logp + math.log1p(-alpha), torch.full_like(logp, math.log(alpha / V)))
-    return _reduce(per_token, reduction, targets.shape[0])
+    return _reduce(smoothed_nll(logp, alpha, logits.shape[-1]), reduction, targets.shape[0])
 
 
-def loss_range(vocab: int, alpha: float) -> float:
-    r""":math:`B = \log(V/\alpha)`, the range of the smoothed CE (nats)."""
-    return math.log(vocab / alpha)
+def smoothed_nll(logp: torch.Tensor, alpha: float, vocab: int) -> torch.Tensor:
+    r"""Per-token smoothed CE from the target's log-probability :math:`\log p_y`:
+    :math:`-\log((1-\alpha)p_y + \alpha/V)`, computed as a ``logaddexp`` (no underflow)."""
+    return -torch.logaddexp(logp + math.log1p(-alpha), torch.full_like(logp, math.log(alpha / vocab)))
 
 
 def clone_mse(student: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
