@@ -36,6 +36,12 @@ class DataConfig:
     seed: int = 0
 
 
+def swiglu_d_ff(d_model: int) -> int:
+    r"""LLaMA's SwiGLU width for width :math:`d`: :math:`\tfrac83 d` (parameter-matched to a 4d GELU FFN),
+    rounded to a multiple of 4 (172 for the default d = 64)."""
+    return int(round(d_model * 8 / 3 / 4)) * 4
+
+
 @dataclass(frozen=True)
 class TeacherConfig:
     """Architecture of the LLaMA-style decoder (also used for the merged student, with ``d_model = r``)."""

@@ -216,13 +216,13 @@ def _parser() -> argparse.ArgumentParser:
 
 def config_from_args(args):
     """The run config named by ``--config`` or built from the flags."""
-    from .config import DataConfig, DistillConfig, TeacherConfig, TeacherTrainConfig, from_dict
+    from .config import DataConfig, DistillConfig, TeacherConfig, TeacherTrainConfig, from_dict, swiglu_d_ff
 
     cls = TeacherTrainConfig if args.what == "teacher" else DistillConfig
     if args.config:
         with open(args.config) as fh:
             return from_dict(cls, json.load(fh))
-    d_ff = int(round(args.d_model * 8 / 3 / 4)) * 4
+    d_ff = swiglu_d_ff(args.d_model)
     model = TeacherConfig(d_model=args.d_model, n_layers=args.n_layers, n_heads=args.n_heads,
                           n_kv_heads=args.n_heads, d_ff=d_ff, context=args.context)
     extra = {"lr": args.lr} if args.lr is not None else {}

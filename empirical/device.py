@@ -26,14 +26,6 @@ def autocast(device: torch.device):
     return contextlib.nullcontext()
 
 
-def seed_all(seed: int) -> torch.Generator:
-    """Seed torch's global RNG and return a fresh CPU generator seeded with ``seed``."""
-    torch.manual_seed(seed)
-    g = torch.Generator()
-    g.manual_seed(seed)
-    return g
-
-
 def configure_cpu_threads(threads: int | None = None) -> int:
     """Set torch's intra-op CPU threads: ``threads`` if given, else 1 when the machine is oversubscribed
     (1-minute load average above the core count: spinning threads then cost several-fold), else torch's

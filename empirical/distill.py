@@ -359,10 +359,6 @@ def train_students(cfgs, *, store: ResultStore | None = None, verbose: bool = Fa
     return tr
 
 
-# the names before the public API (kept for callers outside this package)
-_Targets, _objective, _per_student_clip = TeacherTargets, objective, per_student_clip
-
-
 def _run_group(cfgs: list[DistillConfig], store, verbose, **hooks) -> list[dict]:
     tr = train_students(cfgs, store=store, verbose=verbose, **hooks)
     return make_records(tr)

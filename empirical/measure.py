@@ -78,7 +78,7 @@ def log_spaced_steps(total: int, n: int) -> list[int]:
     return sorted(p for p in pts if 0 <= p <= total)
 
 
-def running_average(steps, values, total: int | None = None) -> list[float]:
+def running_average(steps, values) -> list[float]:
     r"""Running average :math:`\frac1T\sum_{t<T} g_t` at each measured step T>0, holding each measured
     value constant until the next measurement (value at step 0 reported as itself)."""
     steps = list(steps)

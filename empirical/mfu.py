@@ -224,13 +224,13 @@ def predict_transformer_grid(grid, distill_defaults=None, peak_flops: float = 79
     """
     import torch
 
-    from .config import CLONE_TERMS, DistillConfig, TeacherConfig
+    from .config import CLONE_TERMS, DistillConfig, TeacherConfig, swiglu_d_ff
     from .losses import cross_entropy, forward_kl
     from .lrc import LRCStudent
     from .teacher import Decoder
 
     dc = distill_defaults or DistillConfig()
-    d_ff = int(round(grid.d_model * 8 / 3 / 4)) * 4
+    d_ff = swiglu_d_ff(grid.d_model)
     cfg = TeacherConfig(d_model=grid.d_model, n_layers=grid.n_layers, d_ff=d_ff)
     B = dc.batch_size
     beta_iters = getattr(grid, "beta_iters", dc.beta_iters)

@@ -56,9 +56,9 @@ def synthetic_configs(grid, device: str = "cpu") -> list:
 
 def transformer_configs(grid, device: str = "cpu") -> list:
     """Transformer-track (LRC) configs over ranks x samples x seeds, sharing one teacher."""
-    from empirical.config import DataConfig, DistillConfig, TeacherConfig, TeacherTrainConfig
+    from empirical.config import DataConfig, DistillConfig, TeacherConfig, TeacherTrainConfig, swiglu_d_ff
 
-    d_ff = int(round(grid.d_model * 8 / 3 / 4)) * 4
+    d_ff = swiglu_d_ff(grid.d_model)
     teacher = TeacherTrainConfig(model=TeacherConfig(d_model=grid.d_model, n_layers=grid.n_layers, d_ff=d_ff),
                                  data=DataConfig(corpus=grid.corpus), steps=grid.teacher_steps, device=device)
     return [DistillConfig(teacher=teacher, rank=r, samples=n, steps=grid.steps, seed=s, device=device,
