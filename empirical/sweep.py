@@ -2,7 +2,7 @@
 
 A preset lists every size of every experiment of ``paper_repro.py``; :func:`describe` prints it at start.
 :func:`plan` turns a preset into a list of frozen run configs (the synthetic linear track's and the
-transformer track's, from :mod:`empirical.config` / :mod:`empirical.synthetic`). :func:`run_sweep` serves
+transformer track's, from :mod:`empirical.config` / :mod:`empirical.synthetic_fallback`). :func:`run_sweep` serves
 each config from the content-hashed :class:`empirical.store.ResultStore` when it is there (unless
 ``force``), and otherwise runs it through a ``concurrent.futures.Executor``: a local process pool with one
 torch thread per worker when ``workers > 1``, in-process when ``workers == 1``. Every finished run is written
@@ -203,11 +203,6 @@ def _init_worker(parent: int | None = None) -> None:
         pass
 
 
-def execute(cfg, store_root=None) -> dict:
-    """Run one config and return its record; an exception becomes a ``status="failed"`` record."""
-    return execute_batch([cfg], store_root)[0]
-
-
 def execute_batch(cfgs: list, store_root=None) -> list[dict]:
     """Run configs that train together (one stacked model for transformer runs; see
     :func:`empirical.sweep_runners.batches`); each exception or non-finite loss becomes a failed record."""
@@ -290,7 +285,8 @@ def run_sweep(configs: list, store, *, workers: int = 1, force: bool = False, ex
         # the record as the store will give it back (canonical JSON: sorted keys), so that a fresh run and a
         # cached one are indistinguishable downstream
         rec = json.loads(json.dumps(runners.complete_record(configs[i], rec), sort_keys=True))
-        store.put(configs[i], rec)
+        if store_root is None:  # otherwise locking.stored_batch already stored it, under its key's lock
+            store.put(configs[i], rec)
         records[i] = rec
         done += 1
         stats.computed += 1

@@ -3,7 +3,7 @@ records -> tables.
 
 This is the only place that knows which function trains which config: the transformer track's
 :class:`empirical.config.DistillConfig` goes to :func:`empirical.train.distill`; the synthetic linear track's
-config goes to :func:`empirical.synthetic.run`. Records follow notes/RECORD.md; :func:`runs_table` and
+config goes to :func:`empirical.synthetic_fallback.run`. Records follow notes/RECORD.md; :func:`runs_table` and
 :func:`traj_table` flatten them into the tables the report and figures read.
 """
 from __future__ import annotations
@@ -28,17 +28,10 @@ def key(cfg) -> str:
 
 # ------------------------------------------------------------------------------------------- grids
 
-def synthetic_module():
-    """The synthetic track: helper B's ``empirical.synthetic`` when present, else this sweep's adapter
-    :mod:`empirical.synthetic_fallback` (same record schema)."""
-    from empirical import synthetic_fallback
-    return synthetic_fallback
-
-
 def synthetic_configs(grid, device: str = "cpu") -> list:
     """Synthetic-track configs: the (rank x samples x seed) generalization grid (exact rank-r ERM), then SGD
     convergence runs."""
-    SyntheticConfig = synthetic_module().SyntheticConfig
+    from empirical.synthetic_fallback import SyntheticConfig
 
     out = []
     for n in grid.samples:
@@ -87,17 +80,12 @@ def short_name(cfg) -> str:
 
 # ------------------------------------------------------------------------------------------- running
 
-def run_one(cfg, store_root=None) -> dict:
-    """Train/measure one config; returns its record (RECORD.md)."""
-    return run_many([cfg], store_root)[0]
-
-
 def run_many(cfgs: list, store_root=None) -> list[dict]:
     """Records of configs meant to train together (as grouped by :func:`batches`), in order. Teachers are
     loaded from (or trained into) the store at ``store_root`` (default: the user cache)."""
     kinds = {type(c).__name__ for c in cfgs}
     if kinds == {"SyntheticConfig"}:
-        mod = synthetic_module()
+        from empirical import synthetic_fallback as mod
         return [mod.run(c) for c in cfgs]
     from empirical.store import ResultStore
     store = ResultStore(store_root) if store_root is not None else None

@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 from .config import config_hash, to_dict
+from .synthetic_fallback import planted_spectrum, rrr
 
 
 @dataclass(frozen=True)
@@ -51,9 +52,8 @@ class SyntheticConfig:
 
 
 def spectrum(cfg: SyntheticConfig) -> np.ndarray:
-    r""":math:`\sigma_k = s\,k^{-\alpha}`, k = 1..min(m, d)."""
-    k = np.arange(1, min(cfg.m, cfg.d) + 1, dtype=np.float64)
-    return cfg.s * k ** (-cfg.alpha)
+    r""":math:`\sigma_k = s\,k^{-\alpha}`, k = 1..min(m, d) (:func:`empirical.synthetic_fallback.planted_spectrum`)."""
+    return planted_spectrum(cfg.s, cfg.alpha, min(cfg.m, cfg.d))
 
 
 def planted_teacher(cfg: SyntheticConfig) -> torch.Tensor:
@@ -87,11 +87,9 @@ def eckart_young_tail(sig: np.ndarray, r: int) -> float:
 
 def reduced_rank_regression(X: torch.Tensor, Y: torch.Tensor, r: int) -> torch.Tensor:
     r"""Closed-form rank-r least squares (Izenman 1975): OLS :math:`\hat B` then project the fitted values onto
-    their top-r right singular vectors; returns :math:`\hat W` (m × d)."""
-    B = torch.linalg.lstsq(X, Y).solution  # d × m
-    _, _, vh = torch.linalg.svd(X @ B, full_matrices=False)
-    P = vh[:r].T @ vh[:r]
-    return (B @ P).T
+    their top-r right singular vectors; returns :math:`\hat W` (m × d). The numpy implementation
+    :func:`empirical.synthetic_fallback.rrr`, on tensors."""
+    return torch.from_numpy(rrr(X.numpy(), Y.numpy(), r))
 
 
 def _stats(cfg: SyntheticConfig, W: torch.Tensor):

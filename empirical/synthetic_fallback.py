@@ -1,9 +1,10 @@
-r"""Synthetic linear track of the sweep: exact rank-r ERM for the generalization grid and SGD runs with measured
-convergence constants for figure 1 (numpy only). Written as an adapter before helper B's
-:mod:`empirical.synthetic` landed; kept because the sweep needs two things that module does not record: the
-*exact* empirical-risk minimizer (so the gap is exact with no optimization error) and SGD trajectories with
-measured :math:`\beta, \sigma^2, \Delta` (claim C). Loss units differ: here the Gaussian NLL in nats per output
-coordinate; there the summed squared error. Unifying the two is left to the maintainers.
+r"""Synthetic linear track of the sweep (what ``paper_repro`` runs): exact rank-r ERM for the generalization grid
+and SGD runs with measured convergence constants for figure 1 (numpy only). :mod:`empirical.synthetic` is the
+batched torch track (free and LRC-tied students, Adam) that the sweep does not use; this module records what that
+one does not: the *exact* empirical-risk minimizer (so the gap is exact with no optimization error) and SGD
+trajectories with measured :math:`\beta, \sigma^2, \Delta` (claim C). Loss units differ: here the Gaussian NLL in
+nats per output coordinate; there the summed squared error. The planted spectrum is shared
+(:func:`planted_spectrum`); the random teachers are not (different streams).
 
 Teacher :math:`W = U\,\mathrm{diag}(s k^{-\alpha})\,V^\top \in \mathbb R^{m\times d}` (Haar U, V from the seed);
 inputs :math:`x \sim N(0, I_d)`, labels :math:`y = Wx + \tau\varepsilon`. The loss is the Gaussian negative
@@ -52,12 +53,17 @@ class SyntheticConfig:
     experiment: str = "gen"  # "gen" | "conv" (which figure the run feeds)
 
 
+def planted_spectrum(scale: float, alpha: float, q: int) -> np.ndarray:
+    r""":math:`\sigma_k = s\,k^{-\alpha}`, k = 1..q (float64); both synthetic tracks plant this spectrum."""
+    return scale * np.arange(1, q + 1, dtype=np.float64) ** -alpha
+
+
 def teacher(cfg: SyntheticConfig, rng) -> tuple[np.ndarray, np.ndarray]:
     """(W, singular values) with the planted spectrum s k^-alpha."""
     k = min(cfg.m, cfg.d)
     U, _ = np.linalg.qr(rng.standard_normal((cfg.m, k)))
     V, _ = np.linalg.qr(rng.standard_normal((cfg.d, k)))
-    sv = cfg.scale * np.arange(1, k + 1, dtype=float) ** -cfg.alpha
+    sv = planted_spectrum(cfg.scale, cfg.alpha, k)
     return (U * sv) @ V.T, sv
 
 
