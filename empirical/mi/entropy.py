@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import digamma, gammaln
 
-from .samples import as_samples
+from .samples import KDTREE_MAX_DIM, as_samples, brute_block_rows
 
 
 def kl_entropy(x, *, k: int = 3, jitter: float = 0.0, seed: int = 0, workers: int = -1) -> float:
@@ -48,7 +48,7 @@ def _kth_distance(x: np.ndarray, k: int, workers: int) -> np.ndarray:
     """Euclidean distance to the k-th nearest neighbour (self excluded): KD-tree in low d, blocked brute
     force through the Gram matrix in high d."""
     n, d = x.shape
-    if d <= 12:
+    if d <= KDTREE_MAX_DIM:
         from scipy.spatial import cKDTree
 
         dist, _ = cKDTree(x).query(x, k=k + 1, workers=workers)
@@ -56,7 +56,7 @@ def _kth_distance(x: np.ndarray, k: int, workers: int) -> np.ndarray:
     out = np.empty(n)
     x = x - x.mean(axis=0)  # centring keeps the Gram-matrix distances accurate
     sq = np.einsum("ij,ij->i", x, x)
-    block = max(16, min(4096, 5_000_000 // n))
+    block = brute_block_rows(n)
     for s in range(0, n, block):
         d2 = sq[s:s + block, None] + sq[None, :] - 2.0 * x[s:s + block] @ x.T
         np.maximum(d2, 0.0, out=d2)

@@ -30,10 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import digamma
 
-from .samples import as_samples, rescale_columns
-
-#: d_x + d_y at or below which method="auto" uses the KD-tree
-KDTREE_MAX_DIM = 12
+from .samples import KDTREE_MAX_DIM, as_samples, brute_block_rows, rescale_columns
 
 
 @dataclass(frozen=True)
@@ -122,7 +119,7 @@ def ksg_mi(x, y, *, k: int = 3, method: str = "auto", jitter: float = 1e-10, see
     if method == "kdtree":
         eps, nx, ny = _counts_kdtree(x, y, k, workers)
     elif method == "brute":
-        eps, nx, ny = _counts_brute(x, y, k, block or max(16, min(4096, 5_000_000 // n)))
+        eps, nx, ny = _counts_brute(x, y, k, block or brute_block_rows(n))
     else:
         raise ValueError(f"method must be 'auto', 'kdtree' or 'brute', got {method!r}")
     if np.any(eps <= 0):

@@ -14,6 +14,16 @@ from __future__ import annotations
 
 import numpy as np
 
+#: neighbour searches (KSG: d_x + d_y; Kozachenko-Leonenko: d) use a KD-tree up to this many dimensions, blocked
+#: brute force above (same counts)
+KDTREE_MAX_DIM = 12
+
+
+def brute_block_rows(n: int) -> int:
+    """Rows per block of a blocked brute-force neighbour search over ``n`` samples (about 5e6 distances,
+    between 16 and 4096 rows)."""
+    return max(16, min(4096, 5_000_000 // n))
+
 
 def as_samples(x, y=None, *, min_samples: int = 2, name_x: str = "x", name_y: str = "y"):
     """Check and convert sample matrices (rows are samples) to 2-D float64 arrays.

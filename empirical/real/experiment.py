@@ -16,7 +16,6 @@ the largest N at the first seed, for every rank and student.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 from empirical.real.activations import ActivationConfig
@@ -97,23 +96,10 @@ def plan(cfg: SweepConfig) -> list[RealRunConfig]:
     return runs
 
 
-def _finite(rec: dict) -> dict:
-    """Strict-JSON copy: non-finite floats become None, numpy scalars plain Python."""
-    out = {}
-    for k, v in rec.items():
-        if hasattr(v, "item") and not hasattr(v, "shape") or (hasattr(v, "shape") and v.shape == ()):
-            v = v.item()
-        if isinstance(v, float) and not math.isfinite(v):
-            v = None
-        if isinstance(v, tuple):
-            v = list(v)
-        out[k] = v
-    return out
-
-
 def run_one(run: RealRunConfig, store=None, force: bool = False, acts=None) -> dict:
     """One run (from the store when present and not ``force``); returns its flat record. ``acts``: a
     zero-argument callable returning ``{matrix: Activations}`` (captured lazily, only on a cache miss)."""
+    from bounds.cliutil import _jsonable
     from empirical.config import config_hash, to_dict
     from empirical.real import activations, minilm
     from empirical.real.clone import clone_run
@@ -125,7 +111,7 @@ def run_one(run: RealRunConfig, store=None, force: bool = False, acts=None) -> d
             return {**hit["result"], "cached": True}
     captured = acts() if acts is not None else activations.capture((run.matrix,), run.activations)
     w = minilm.load_weights([run.matrix + ".weight", run.matrix + ".bias"])
-    rec = _finite(clone_run(captured[run.matrix], w[run.matrix + ".weight"], w[run.matrix + ".bias"], run.clone))
+    rec = _jsonable(clone_run(captured[run.matrix], w[run.matrix + ".weight"], w[run.matrix + ".bias"], run.clone))
     rec["matrix"] = run.matrix
     if store is not None:
         store.put(key, {"config": to_dict(run), "result": rec})

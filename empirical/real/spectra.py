@@ -85,7 +85,7 @@ def r1_gammas(alpha: float) -> dict:
 
 
 def recommended_ranks(sigma, shape: tuple[int, int], N: int, fit_config: FitConfig = FitConfig(),
-                      C: float = 1.0) -> dict:
+                      C: float = 1.0, fit=None) -> dict:
     """R3 (per rate form, V = C p(r)^a N^{-b}, p(r) = r(m+d)), R1 where alpha > 1/2, Gavish-Donoho (unknown
     noise), effective rank and energy ranks, by :func:`bounds.recommend.recommend`: ``{method: rank}``.
 
@@ -96,8 +96,9 @@ def recommended_ranks(sigma, shape: tuple[int, int], N: int, fit_config: FitConf
 
     sigma = np.asarray(sigma, dtype=np.float64)
     m, d = shape
-    fit = rec.fit_spectrum(sigma, k_max=fit_config.k_max(sigma.size), n_boot=fit_config.n_boot,
-                           seed=fit_config.seed)
+    if fit is None:  # the power-law fit does not depend on N: callers looping over N pass it in
+        fit = rec.fit_spectrum(sigma, k_max=fit_config.k_max(sigma.size), n_boot=fit_config.n_boot,
+                               seed=fit_config.seed)
     recs = rec.recommend(int(N), per_rank=m + d, r_max=min(m, d), C=C, singular_values=sigma, shape=(m, d),
                          spectrum_fit=fit if fit.alpha > 0.5 else None)
     return {r.method: r.rank for r in recs if not r.method.startswith("R2/")}
@@ -138,10 +139,13 @@ def rank_table(spectra, sample_sizes=(1_000, 10_000, 100_000), config: FitConfig
     """Long table ``name, kind, layer, N, method, rank`` of :func:`recommended_ranks` for every matrix and N."""
     import pandas as pd
 
+    from bounds import recommend as rec
+
     rows = []
     for (name, kind, layer, m, d), g in spectra.groupby(["name", "kind", "layer", "m", "d"], sort=False):
         sigma = g.sort_values("k")["sigma"].to_numpy()
+        fit = rec.fit_spectrum(sigma, k_max=config.k_max(sigma.size), n_boot=config.n_boot, seed=config.seed)
         for N in sample_sizes:
-            for method, rank in recommended_ranks(sigma, (m, d), N, config, C).items():
+            for method, rank in recommended_ranks(sigma, (m, d), N, config, C, fit=fit).items():
                 rows.append({"name": name, "kind": kind, "layer": layer, "N": N, "method": method, "rank": rank})
     return pd.DataFrame(rows)
