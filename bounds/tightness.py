@@ -244,15 +244,14 @@ def _track_order(runs: pd.DataFrame) -> list[str]:
 def running_average(traj_run: pd.DataFrame) -> np.ndarray:
     """The running average :math:`\\frac1T\\sum_{t<T}\\|\\nabla L_t\\|^2` at each logged step.
 
-    Uses the run's own ``grad_norm_sq_running_avg`` when given; else integrates the logged
-    ``grad_norm_sq`` over steps with the trapezoid rule (exact when every step is logged).
+    Uses the run's own ``grad_norm_sq_running_avg`` when given; else :func:`bounds.running.running_average`
+    of the logged ``grad_norm_sq`` (each value held until the next log: exact when every step is logged).
     """
     if "grad_norm_sq_running_avg" in traj_run and traj_run["grad_norm_sq_running_avg"].notna().all():
         return traj_run["grad_norm_sq_running_avg"].to_numpy(float)
-    step = traj_run["step"].to_numpy(float)
-    g = traj_run["grad_norm_sq"].to_numpy(float)
-    area = np.concatenate([[g[0]], g[0] + np.cumsum(0.5 * (g[1:] + g[:-1]) * np.diff(step))])
-    return area / np.maximum(step - step[0] + 1.0, 1.0)
+    from bounds.running import running_average as held_average
+
+    return np.asarray(held_average(traj_run["step"], traj_run["grad_norm_sq"]), float)
 
 
 def c1_curves(runs: pd.DataFrame, traj: pd.DataFrame) -> pd.DataFrame:
@@ -585,6 +584,8 @@ def _r1_gamma(rows: pd.DataFrame, g_track: dict) -> dict | None:
     if not _has(rows, "spectrum_alpha"):
         return None
     alpha = float(rows["spectrum_alpha"].dropna().median())
+    if not alpha > 0.5:  # R1 needs a summable tail (alpha > 1/2): no gamma to compare with
+        return {"alpha": alpha, "gamma": {}}
     laws = {"fast rate (a,b)=(1,1)": (1.0, 1.0), "G1 (1,1/2)": (1.0, 0.5)}
     if "rank_exponent" in g_track:
         laws["fitted (a,b) from G"] = (g_track["rank_exponent"]["exponent"], -g_track["samples_exponent"]["exponent"])
@@ -607,8 +608,6 @@ def mi_trajectories(mi: pd.DataFrame) -> list[dict]:
     over steps; the spread ``tol`` = twice the largest standard deviation over seeds at those steps (0 with one
     seed); ``maximized``: the final MI is within ``tol`` of the maximum, i.e. training ends where MI is highest;
     and Spearman(MI, −clone MSE) over the trajectory's rows (does MI move with the clone error at fixed rank?)."""
-    from scipy.stats import spearmanr
-
     if mi is None or mi.empty or not _has(mi, "mi", "step", "rank"):
         return []
     d = mi[np.isfinite(mi["mi"])]
@@ -628,9 +627,10 @@ def mi_trajectories(mi: pd.DataFrame) -> list[dict]:
         entry.update(steps=[int(x) for x in steps], mi_first=first, mi_final=final, mi_max=float(mean.max()),
                      step_of_max=int(s_max), tol=tol, maximized=bool(final >= float(mean.max()) - tol),
                      rose=bool(final > first + tol))
-        if "clone_mse" in g.columns and g["clone_mse"].notna().sum() >= 3 and g["clone_mse"].nunique() > 1:
-            rho, p = spearmanr(g["mi"], -g["clone_mse"], nan_policy="omit")
-            entry["spearman_mi_vs_neg_clone_mse"] = {"rho": float(rho), "p_value": float(p), "n": int(len(g))}
+        if "clone_mse" in g.columns:
+            sp = _spearman(g["mi"], -g["clone_mse"])
+            if np.isfinite(sp["rho"]):
+                entry["spearman_mi_vs_neg_clone_mse"] = sp
         out.append(entry)
     return out
 
@@ -647,11 +647,9 @@ def claim_I(mi: pd.DataFrame) -> dict:
     if mi is None or mi.empty or not _has(mi, "mi", "clone_mse"):
         res.update(verdict="inconclusive", reason="no MI estimates with clone MSE")
         return res
-    from scipy.stats import spearmanr
-
     d = mi[np.isfinite(mi["mi"]) & np.isfinite(mi["clone_mse"])]
-    rho, p = spearmanr(d["mi"], -d["clone_mse"]) if len(d) >= 3 else (float("nan"), float("nan"))
-    res["spearman_mi_vs_neg_clone_mse"] = {"rho": float(rho), "p_value": float(p), "n": int(len(d))}
+    res["spearman_mi_vs_neg_clone_mse"] = sp = _spearman(d["mi"], -d["clone_mse"])
+    rho, p = sp["rho"], sp["p_value"]
     for bid, col, direction in (("I1", "i1_bound", "lower"), ("I2", "i2_cap", "upper")):
         if not _has(d, col):
             res["bounds"].append({"id": bid, "explicit": True, "evaluated": False, "reason": f"no {col} column"})
@@ -703,13 +701,13 @@ def r1_gammas_by_form(alpha: float) -> dict:
     :data:`bounds.rates.RATE_FORMS`, as ``gamma_<form>`` (NaN where R1 does not apply, :math:`\\alpha \\le 1/2`),
     and the :math:`\\alpha` each form needs for the seed's :math:`\\gamma = 1/2` (catalog ``R1.alpha_half.<form>``)
     as ``alpha_half_<form>``."""
+    from bounds._fast import alpha_half, r1_gamma  # generated from the catalog (tests/test_bounds_fastpath.py)
     from bounds.rates import RATE_FORMS
 
-    gamma = _catalog("R1.gamma")
     out = {}
     for form, (a, b) in RATE_FORMS.items():
-        out[f"gamma_{form}"] = float(gamma(alpha=alpha, a=a, b=b)) if np.isfinite(alpha) and alpha > 0.5 else float("nan")
-        out[f"alpha_half_{form}"] = float(_catalog(f"R1.alpha_half.{form}")())
+        out[f"gamma_{form}"] = float(r1_gamma(alpha=alpha, a=a, b=b)) if np.isfinite(alpha) and alpha > 0.5 else float("nan")
+        out[f"alpha_half_{form}"] = float(alpha_half(a=a, b=b))
     return out
 
 
@@ -809,8 +807,11 @@ def _real_gap(free: pd.DataFrame, short: str, n_boot: int, seed: int) -> dict:
 
 
 def _spearman(x, y) -> dict:
-    """Spearman's rho with its p-value; NaN for fewer than 3 points or a constant input (no warning)."""
+    """Spearman's rho with its p-value over the pairs where both are finite; NaN for fewer than 3 such pairs or
+    a constant input (no warning)."""
     x, y = np.asarray(x, float), np.asarray(y, float)
+    keep = np.isfinite(x) & np.isfinite(y)
+    x, y = x[keep], y[keep]
     if len(x) < 3 or np.unique(x).size < 2 or np.unique(y).size < 2:
         return {"rho": float("nan"), "p_value": float("nan"), "n": int(len(x))}
     from scipy.stats import spearmanr

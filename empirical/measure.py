@@ -19,6 +19,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from bounds.running import running_average  # noqa: F401  (re-exported: the C1 trajectory's running average)
+
 
 def _per_student_sq(tensors) -> torch.Tensor:
     return sum(t.double().pow(2).reshape(t.shape[0], -1).sum(1) for t in tensors)
@@ -78,19 +80,6 @@ def log_spaced_steps(total: int, n: int) -> list[int]:
     return sorted(p for p in pts if 0 <= p <= total)
 
 
-def running_average(steps, values) -> list[float]:
-    r"""Running average :math:`\frac1T\sum_{t<T} g_t` at each measured step T>0, holding each measured
-    value constant until the next measurement (value at step 0 reported as itself)."""
-    steps = list(steps)
-    vals = [float(v) for v in values]
-    out, acc = [], 0.0
-    for i, (t, v) in enumerate(zip(steps, vals)):
-        if i == 0:
-            out.append(v)
-            continue
-        acc += vals[i - 1] * (t - steps[i - 1])
-        out.append(acc / t if t > 0 else v)
-    return out
 
 
 @torch.no_grad()

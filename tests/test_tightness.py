@@ -135,13 +135,18 @@ def test_c1_violation_is_reported_as_contradicted():
     assert res["bounds"][0]["n_violations"] > 0
 
 
-def test_trapezoid_running_average_is_exact_when_every_step_is_logged():
+def test_running_average_is_exact_when_every_step_is_logged():
     g = np.array([4.0, 3.0, 2.5, 1.0])
     tr = pd.DataFrame({"step": [1, 2, 3, 4], "grad_norm_sq": g})
-    # trapezoid over unit steps starting at g0 is not the plain mean; check it against np.trapz-style sums
+    # C1's (1/T) sum_{t<T} counted from the first logged step: the plain mean of the previous steps
     got = tightness.running_average(tr)
-    expect = [g[0]] + [(g[0] + np.sum((g[1:k + 1] + g[:k]) / 2)) / (k + 1) for k in range(1, 4)]
+    expect = [g[0]] + [np.mean(g[:k]) for k in range(1, 4)]
     np.testing.assert_allclose(got, expect)
+    # log-spaced steps: each value held until the next log, i.e. the mean of the step-wise expanded trajectory
+    steps, vals = [0, 1, 3, 7], [8.0, 4.0, 2.0, 1.0]
+    full = np.repeat(vals[:-1], np.diff(steps))  # g_t for t = 0..6
+    got = tightness.running_average(pd.DataFrame({"step": steps, "grad_norm_sq": vals}))
+    np.testing.assert_allclose(got[1:], [full[:t].mean() for t in steps[1:]])
 
 
 def _write(tmp_path, df, name="m.csv"):
