@@ -4,7 +4,7 @@
 - a rate whose constant was *fitted*: a dash-dot line, labelled "... (fitted)" (``fitted_line``);
 - ceilings and floors (caps, vacuity lines): dashed grey (``ceiling_line``);
 - measurements: markers at the seed mean with a shaded band over seeds (``measured``);
-- raw traces faint, a smoothed trace in the same colour (``raw_and_smoothed``).
+- raw traces faint, in their series' colour, with one legend entry per panel.
 
 Axes say their units (nats) through :func:`label_axes`. Everything here draws on an ``Axes`` given to it
 and returns the artist it made, so tests can count curves by their ``gid``.
@@ -78,22 +78,6 @@ def ceiling_line(ax, y=None, x=None, *, label: str):
     return ax.axvline(x, ls="--", lw=1.1, color=CEILING_COLOR, label=label, gid=GID_CEILING)
 
 
-def raw_and_smoothed(ax, x, y, *, label: str, i: int = 0, window: int = 5):
-    """A raw trace (faint) and its centred moving average (same colour, solid)."""
-    x, y = np.asarray(x, float), np.asarray(y, float)
-    ax.plot(x, y, lw=0.6, alpha=0.3, color=color(i), gid=GID_RAW)
-    return ax.plot(x, smooth(y, window), lw=1.4, color=color(i), label=label, gid=GID_MEASURED)[0]
-
-
-def smooth(y, window: int = 5):
-    """Centred moving average with shrinking windows at the edges (same length as ``y``)."""
-    y = np.asarray(y, float)
-    if window <= 1 or y.size < 3:
-        return y.copy()
-    half = window // 2
-    return np.array([np.mean(y[max(0, i - half): i + half + 1]) for i in range(y.size)])
-
-
 #: at most this many legend entries go inside the axes; more go underneath (gid GID_LEGEND_BELOW)
 LEGEND_INSIDE_MAX = 4
 GID_LEGEND_BELOW = "legend-below"
@@ -156,8 +140,10 @@ COLUMNS = ["panel", "series", "kind", "x", "y", "lo", "hi", "color"]
 KINDS = ("measured", "raw", "theory", "fitted", "ceiling", "note")
 
 
-def rows(panel: str, series: str, kind: str, x, y, lo=None, hi=None, color_: int = 0):
-    """A block of long-format rows (a pandas DataFrame) for one drawn series; ``lo``/``hi`` default to ``y``."""
+def rows(panel: str, series: str, kind: str, x, y, lo=None, hi=None, color_: int | None = None):
+    """A block of long-format rows (a pandas DataFrame) for one drawn series; ``lo``/``hi`` default to ``y``.
+    ``color_``: palette index; default 0 for measured and raw series, -1 (the kind's own colour: theory
+    black, fitted purple, ceiling grey) otherwise."""
     import pandas as pd
 
     assert kind in KINDS, kind
@@ -165,6 +151,8 @@ def rows(panel: str, series: str, kind: str, x, y, lo=None, hi=None, color_: int
     y = np.broadcast_to(np.asarray(y, float), x.shape).astype(float)
     lo = y if lo is None else np.broadcast_to(np.asarray(lo, float), x.shape)
     hi = y if hi is None else np.broadcast_to(np.asarray(hi, float), x.shape)
+    if color_ is None:
+        color_ = 0 if kind in ("measured", "raw") else -1
     return pd.DataFrame({"panel": panel, "series": series, "kind": kind, "x": x, "y": y, "lo": lo, "hi": hi,
                          "color": int(color_)})
 
@@ -191,8 +179,10 @@ def draw_long(df, panels: dict, ncols: int | None = None, suptitle: str | None =
             c = color(col) if col >= 0 else None
             if kind == "measured":
                 measured(ax, s["x"], s["y"], s["lo"], s["hi"], label=series, i=col)
-            elif kind == "raw":
-                ax.plot(s["x"], s["y"], lw=0.6, alpha=0.3, color=c, gid=GID_RAW)
+            elif kind == "raw":  # one legend entry per panel for all faint traces
+                ax.plot(s["x"], s["y"], lw=0.6, alpha=0.3, color=c, gid=GID_RAW,
+                        label=None if "raw" in shown else "per-step values (faint)")
+                shown.add("raw")
             elif kind == "theory":
                 theory_line(ax, s["x"], s["y"], label=series, color_=c or THEORY_COLOR)
             elif kind == "fitted":
