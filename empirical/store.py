@@ -117,6 +117,14 @@ class ResultStore:
         except Exception:
             return None
 
+    def get_with_arrays(self, key: str) -> tuple[dict, dict] | None:
+        """``(record, arrays)`` in one read, or None when missing, corrupt, or stored without arrays."""
+        wrapper = self._load_wrapper(key)
+        if wrapper is None or not wrapper.get("arrays"):
+            return None
+        arrays = self._read_arrays(key, wrapper)
+        return None if arrays is None else (wrapper["record"], arrays)
+
     def get_arrays(self, key: str) -> dict | None:
         """The stored arrays ({name: ndarray}), or None when missing or corrupt."""
         wrapper = self._load_wrapper(key)

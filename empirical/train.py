@@ -31,6 +31,7 @@ from bounds.cliutil import UsageError
 from .config import TeacherTrainConfig, config_hash, package_version, to_dict
 from .data import make_splits
 from .device import autocast, make_adamw, resolve_device
+from .locking import run_once
 from .losses import cross_entropy
 from .store import ResultStore
 from .teacher import Decoder
@@ -170,18 +171,28 @@ def get_teacher(cfg: TeacherTrainConfig, store: ResultStore | None = None, force
         state, record = _TEACHERS[key]
     else:
         store = store if store is not None else ResultStore()
-        record = None if force else store.get(key)
-        arrays = store.get_arrays(key) if record is not None else None
-        if record is not None and arrays is not None:
+        hit = None if force else store.get_with_arrays(key)
+        if hit is not None:
+            record, arrays = hit
             state = {k: torch.from_numpy(v.copy()) for k, v in arrays.items()}
             record = dict(record, from_cache=True)
         else:
-            if verbose:
-                print(f"training teacher {key[:12]} ({cfg.steps} steps) ...", file=sys.stderr, flush=True)
-            model, record = train_teacher(cfg, compile=compile)
-            state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-            store.put(key, record, arrays=state)
-            record = dict(record, from_cache=False)
+            trained = {}
+
+            def compute():  # under the key's lock: two processes sharing a store train a teacher once
+                if verbose:
+                    print(f"training teacher {key[:12]} ({cfg.steps} steps) ...", file=sys.stderr, flush=True)
+                model, rec = train_teacher(cfg, compile=compile)
+                trained["state"] = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+                return rec, trained["state"]
+
+            record, computed = run_once(store, key, compute, force=force)
+            if computed:
+                state = trained["state"]
+            else:  # another process stored it while this one waited for the lock
+                record, arrays = store.get_with_arrays(key)
+                state = {k: torch.from_numpy(v.copy()) for k, v in arrays.items()}
+            record = dict(record, from_cache=not computed)
         _TEACHERS[key] = (state, record)
     model = Decoder(cfg.model)
     model.load_state_dict(state)
