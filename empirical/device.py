@@ -9,13 +9,18 @@ from bounds.cliutil import UsageError
 
 
 def resolve_device(name: str = "auto") -> torch.device:
-    """``auto`` -> CUDA when available, else CPU. ``cuda`` without a GPU is a :class:`UsageError`."""
+    """``auto`` -> CUDA when available, else CPU. ``cuda`` without a GPU is a :class:`UsageError`. A CUDA
+    device gets :func:`empirical.gpu.configure_cuda`'s settings (TF32 matmuls, cuDNN autotuning) here, so
+    every run on a GPU uses them."""
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        name = "cuda" if torch.cuda.is_available() else "cpu"
     if name == "cuda" and not torch.cuda.is_available():
         raise UsageError("--device cuda requested but no CUDA device is available")
     if name not in ("cpu", "cuda"):
         raise UsageError(f"unknown device {name!r} (expected auto, cpu or cuda)")
+    if name == "cuda":
+        from .gpu import configure_cuda
+        configure_cuda()
     return torch.device(name)
 
 
