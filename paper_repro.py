@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-from bounds.cliutil import OneLineParser, UsageError
+from bounds.cliutil import OneLineParser, UsageError, positive_int
 
 #: subcommand -> (module exposing configure(parser) and run(args), one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -72,7 +72,7 @@ def configure(parser) -> None:
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     parser.add_argument("--out", default="results", help="output folder (default: results)")
     parser.add_argument("--force", action="store_true", help="recompute runs even if cached")
-    parser.add_argument("--workers", type=int, default=None,
+    parser.add_argument("--workers", type=positive_int, default=None,
                         help="parallel worker processes (default: the preset's; 1 runs in-process)")
     parser.add_argument("--corpus", default=None, metavar="FILE",
                         help="UTF-8 text for the transformer track (default: the embedded pydoc_data corpus)")
@@ -90,8 +90,6 @@ def run(args) -> int:
 
     real = getattr(args, "real", "auto")
     check_real(real)
-    if args.workers is not None and args.workers < 1:
-        raise UsageError(f"--workers must be >= 1, got {args.workers}")
     if os.path.exists(args.out) and not os.path.isdir(args.out):
         raise UsageError(f"--out: {args.out} exists and is not a folder")
     corpus = None

@@ -4,7 +4,7 @@
 # On a CUDA machine, with what is already installed (this script installs nothing), run in order:
 #   1. the GPU tests              python -m pytest -m gpu            -> OUTDIR/pytest_gpu.txt   (cap 100 s)
 #   2. the MFU benchmark          python benchmarks/mfu.py           -> OUTDIR/mfu.json         (cap  80 s)
-#   3. the bench (if it has --device)  lrkd bench --device cuda --json -> OUTDIR/bench.json     (cap  60 s)
+#   3. the bench                  lrkd bench --device cuda --json    -> OUTDIR/bench.json     (cap  60 s)
 #   4. a shortened full preset    paper_repro.py --preset full --device cuda --out OUTDIR/full (cap 170 s;
 #      finished runs are stored as they finish, so a capped run leaves real partial results)
 # and write OUTDIR/summary.json (exit code and seconds of every step, GPU name, torch version).
@@ -45,11 +45,7 @@ step() {  # step NAME CAP_S LOGFILE CMD...
 (nvidia-smi || true) > "$OUT/nvidia-smi.txt" 2>&1
 step pytest_gpu 100 pytest_gpu.txt "$PY" -m pytest -m gpu -q -p no:cacheprovider tests
 step mfu 80 mfu.json "$PY" benchmarks/mfu.py --device cuda --size bench --steps 10
-if lrkd bench --help 2>/dev/null | grep -q -- "--device"; then
-    step bench 60 bench.json lrkd bench --device cuda --json --no-compile
-else
-    STEPS="$STEPS${STEPS:+,}\"bench\": {\"rc\": null, \"skipped\": \"lrkd bench has no --device\"}"
-fi
+step bench 60 bench.json lrkd bench --device cuda --json --no-compile
 step full_preset 170 full_preset.txt "$PY" paper_repro.py --preset full --device cuda --out "$OUT/full"
 
 INFO=$("$PY" -c 'import json, torch; print(json.dumps({"torch": torch.__version__, "gpu": torch.cuda.get_device_name()}))')

@@ -6,30 +6,31 @@ live in :mod:`empirical.mfu` (importable by ``lrkd bench``); this file is the st
 """
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
-from empirical.mfu import SIZES, lrc_step_flops, teacher_step_flops  # noqa: E402,F401
-
-
-def run(device: str = "cuda", size: str | None = None, steps: int = 10) -> dict:
-    """See :func:`empirical.mfu.run`."""
-    from empirical.mfu import run as _run
-
-    return _run(device=device, size=size, steps=steps)
+from bounds.cliutil import OneLineParser, UsageError, positive_int  # noqa: E402
+from empirical.mfu import SIZES  # noqa: E402
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    """Parse, run :func:`empirical.mfu.run`, print its JSON; bad input is one line on stderr and exit 2."""
+    p = OneLineParser(prog="benchmarks/mfu.py", description=__doc__.splitlines()[0])
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     p.add_argument("--size", choices=sorted(SIZES), default=None)
-    p.add_argument("--steps", type=int, default=10)
+    p.add_argument("--steps", type=positive_int, default=10)
     args = p.parse_args(argv)
-    print(json.dumps(run(args.device, args.size, args.steps), indent=1))
+    from empirical.mfu import run
+
+    try:
+        res = run(device=args.device, size=args.size, steps=args.steps)
+    except UsageError as exc:
+        print(f"benchmarks/mfu.py: error: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(res, indent=1))
     return 0
 
 

@@ -77,7 +77,7 @@ def memory_limit_bytes() -> float:
 def teacher_param_count(m) -> int:
     """Parameters of the teacher :class:`empirical.config.TeacherConfig` ``m`` (attention, SwiGLU, norms,
     embedding(s))."""
-    hd = m.d_model // m.n_heads
+    hd = m.hd
     attn = m.d_model * (m.n_heads + 2 * m.n_kv_heads) * hd + m.n_heads * hd * m.d_model
     layer = attn + 3 * m.d_model * m.d_ff + 2 * m.d_model
     return m.n_layers * layer + m.vocab * m.d_model * (1 if m.tied_embeddings else 2) + m.d_model
