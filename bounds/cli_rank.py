@@ -11,8 +11,9 @@ matplotlib) so it answers in a fraction of a second.
 from __future__ import annotations
 
 from bounds.cliutil import UsageError, positive_float, positive_int
+from bounds.rates import RATE_FORMS
 
-_FORMS = ("paper", "covering", "fast")
+_FORMS = tuple(RATE_FORMS)  # paper, covering, fast
 
 
 def configure(parser) -> None:

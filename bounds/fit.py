@@ -131,11 +131,11 @@ def _irls(A: np.ndarray, z: np.ndarray, counts: np.ndarray, loss: str, k: float,
 
     # Huber weights are > 0, so a replicate's weighted design is singular iff its count-weighted one is:
     # flag singular replicates (e.g. a resample with one distinct x) once, and never solve them.
-    G0 = (counts @ (A[:, :, None] * A[:, None, :]).reshape(A.shape[0], p * p)).reshape(B, p, p)
+    AA = (A[:, :, None] * A[:, None, :]).reshape(A.shape[0], p * p)
+    G0 = (counts @ AA).reshape(B, p, p)
     cond = np.linalg.cond(G0)
     valid = np.isfinite(cond) & (cond < 1e12)
 
-    AA = (A[:, :, None] * A[:, None, :]).reshape(A.shape[0], p * p)
     Az = A * z[:, None]
 
     def solve(w, rows=slice(None)):

@@ -91,7 +91,12 @@ def results() -> tuple[Result, ...]:
 
 
 def _get(rid: str) -> Result:
-    return {res.id: res for res in results()}[rid]
+    return _by_id()[rid]
+
+
+@lru_cache(maxsize=None)
+def _by_id() -> dict:
+    return {res.id: res for res in results()}
 
 
 def _logdet(cov) -> float:

@@ -48,11 +48,6 @@ class Recommendation:
 
 # ------------------------------------------------------------------------------------------- R1, R2, R3
 
-def variance_constant(C: float, per_rank: float, form: str) -> float:
-    """R's c for :math:`V = C\\,p(r)^a N^{-b}` with :math:`p(r) = k r`: :math:`c = C k^a` (inf beyond the float range)."""
-    return _exp(log_variance_constant(C, per_rank, form))
-
-
 def log_variance_constant(C: float, per_rank: float, form: str) -> float:
     """:math:`\\log c = \\log C + a\\log k` (never overflows)."""
     a, _ = RATE_FORMS[form]
@@ -104,7 +99,6 @@ def r2_rank(epsilon: float, c: float, form: str, N: float, r_max: int, *,
     """R2: the largest integer r with :math:`V(r, N) \\le \\epsilon`, i.e. :math:`\\lfloor(\\epsilon N^b/c)^{1/a}\\rfloor`
     (0 when even r = 1 exceeds the budget; clamped to r_max). Evaluated in log space (catalog ``R2.log``);
     ``r_budget = inf`` only when it exceeds the float range."""
-    a, b = RATE_FORMS[form]
     log_r = r2_log_budget(epsilon, form, N, log_c=_log_or(c, log_c))
     r_real = _exp(log_r)
     rank = r_max if log_r >= math.log(r_max + 1) else int(min(math.floor(r_real * (1 + 1e-12)), r_max))

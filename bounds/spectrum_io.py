@@ -32,11 +32,6 @@ class Spectrum:
     shape: tuple[int, int] | None
     source: str
 
-    @property
-    def energies(self) -> np.ndarray:
-        """:math:`\\sigma_k^2`, decreasing."""
-        return self.singular_values**2
-
 
 def _to_spectrum(arr: np.ndarray, source: str) -> Spectrum:
     arr = np.asarray(arr)
