@@ -363,7 +363,21 @@ def _slope_fit(traj: pd.DataFrame, seed: int, runs: pd.DataFrame | None = None) 
 
 # ----------------------------------------------------------------------------------------------- G
 
-G_CANDIDATES = {"G1 (seed): r/sqrt(N)": (1.0, -0.5), "G2: sqrt(r/N)": (0.5, -0.5), "fast: r/N": (1.0, -1.0)}
+def _g_candidates() -> dict:
+    """Candidate gap laws ``{label: (exponent of r, exponent of N)}``: the rate forms of
+    :data:`bounds.rates.RATE_FORMS` (V = c r^a N^-b) under the names the report uses."""
+    from bounds.rates import RATE_FORMS
+
+    labels = {"paper": "G1 (seed): r/sqrt(N)", "covering": "G2: sqrt(r/N)", "fast": "fast: r/N"}
+    return {labels[form]: (a, -b) for form, (a, b) in RATE_FORMS.items()}
+
+
+G_CANDIDATES = _g_candidates()
+
+
+def _consistent_with(fit, rank_var: str, n_var: str) -> list[str]:
+    """The candidate laws (:data:`G_CANDIDATES`) whose two exponents both lie in the fit's CIs."""
+    return [name for name, (a, b) in G_CANDIDATES.items() if fit.covers(rank_var, a) and fit.covers(n_var, b)]
 
 
 def g_fit(runs: pd.DataFrame, seed: int = 0):
@@ -446,8 +460,7 @@ def claim_G(runs: pd.DataFrame, seed: int = 0) -> dict:
             tr["rank_exponent"] = _fit_summary(fit, "rank", 1.0)
             tr["samples_exponent"] = _fit_summary(fit, "samples", -0.5)
             tr["log_prefactor"] = fit.log_prefactor
-            tr["consistent_with"] = [name for name, (a, b) in G_CANDIDATES.items()
-                                     if fit.covers("rank", a) and fit.covers("samples", b)]
+            tr["consistent_with"] = _consistent_with(fit, "rank", "samples")
         pts = g_bound_points(rows)
         for bid, col, meas, what in (("G2", "g2_bound", "gap_smoothed", "smoothed gap"),
                                      ("G3", "g3_bound", "test_loss_smoothed", "smoothed test loss")):
@@ -475,11 +488,11 @@ def claim_G(runs: pd.DataFrame, seed: int = 0) -> dict:
     res["rank_exponent"], res["samples_exponent"] = m["rank_exponent"], m["samples_exponent"]
     res["fits"] = [dict(s, track=t) for t, v in res["by_track"].items()
                    for s in (v.get("rank_exponent"), v.get("samples_exponent")) if s]
-    res["verdict"], res["reason"] = _g_verdict(res, main)
+    res["verdict"], res["reason"] = _g_verdict(res, main, m.get("consistent_with", []))
     return res
 
 
-def _g_verdict(res: dict, main: str) -> tuple[str, str]:
+def _g_verdict(res: dict, main: str, consistent_with: list[str]) -> tuple[str, str]:
     a, b = res["rank_exponent"], res["samples_exponent"]
     txt = (f"[{main}] gap ~ r^{a['exponent']:.2f} [{a['ci'][0]:.2f}, {a['ci'][1]:.2f}] "
            f"N^{b['exponent']:.2f} [{b['ci'][0]:.2f}, {b['ci'][1]:.2f}]; seed: r^1 N^-0.5. ")
@@ -502,8 +515,8 @@ def _g_verdict(res: dict, main: str) -> tuple[str, str]:
     if upper_ok:
         return ("holds only under a stated assumption", txt + "Read as an upper rate O(r/sqrt(N)) the data are "
                 "consistent with it, but the exponents differ from the seed's (not tight): "
-                + (f"consistent with {', '.join(res['by_track'][main]['consistent_with'])}."
-                   if res["by_track"][main].get("consistent_with") else "no candidate law's exponents fit."))
+                + (f"consistent with {', '.join(consistent_with)}." if consistent_with
+                   else "no candidate law's exponents fit."))
     return "contradicted", txt + "The gap grows faster in r or falls slower in N than O(r/sqrt(N)) allows."
 
 
@@ -772,7 +785,7 @@ def _real_gap(free: pd.DataFrame, short: str, n_boot: int, seed: int) -> dict:
     verdict (:func:`_g_verdict`, the same rule and vocabulary as the main report)."""
     fit, used, dropped = real_gap_fit(free, n_boot=n_boot, seed=seed)
     res = {"n_runs": used, "n_dropped_nonpositive_gap": dropped, "seed_claim": "gap ~ p^1 N^-1/2 (G1)",
-           "bounds": [], "by_track": {short: {}}}
+           "bounds": []}
     g2 = {"id": "G2", "track": short, "explicit": True, "measured": "clone-MSE gap (held-out - train)"}
     if _has(free, "loss_max", "lipschitz_local", "param_norm") and len(free):
         bound = real_g2_bound(free)
@@ -789,17 +802,13 @@ def _real_gap(free: pd.DataFrame, short: str, n_boot: int, seed: int) -> dict:
         g2.update(evaluated=False, reason="needs loss_max, lipschitz_local and param_norm")
     res["bounds"].append(g2)
     if fit is None:
-        del res["by_track"]
         res.update(verdict="inconclusive", reason="too few runs with a positive gap and >= 2 ranks and sample sizes.")
         return res
     a, n_exp = _fit_summary(fit, "p", 1.0), _fit_summary(fit, "N", -0.5)
     res.update(rank_exponent=a, samples_exponent=n_exp, a=a["exponent"], a_ci=list(a["ci"]),
                b=-n_exp["exponent"], b_ci=[-n_exp["ci"][1], -n_exp["ci"][0]], log_prefactor=fit.log_prefactor)
-    res["by_track"][short]["consistent_with"] = [name for name, (ea, eb) in G_CANDIDATES.items()
-                                                 if fit.covers("p", ea) and fit.covers("N", eb)]
-    res["consistent_with"] = res["by_track"][short]["consistent_with"]
-    res["verdict"], res["reason"] = _g_verdict(res, short)
-    del res["by_track"]                            # only _g_verdict's input; consistent_with is kept above
+    res["consistent_with"] = _consistent_with(fit, "p", "N")
+    res["verdict"], res["reason"] = _g_verdict(res, short, res["consistent_with"])
     return res
 
 
