@@ -101,13 +101,17 @@ class TeacherTargets:
     the clone activations — precomputed once (in fixed chunks of 64 sequences) when they fit in the memory
     budget; otherwise computed per batch."""
 
-    def __init__(self, student: LRCStudent, pool: torch.Tensor, terms, tau: float, budget_mb: float, dev):
-        self.student, self.terms, self.tau, self.dev = student, tuple(terms), tau, dev
-        cfg = student.cfg
+    @staticmethod
+    def bytes_per_sequence(cfg, terms) -> int:
+        """float32 bytes the cached targets of one sequence take: the teacher's softmax (V) and negative
+        entropy (1) per position, and each clone term's activation per layer."""
         widths = {"q": cfg.n_heads * cfg.hd, "k": cfg.n_kv_heads * cfg.hd, "v": cfg.n_kv_heads * cfg.hd,
                   "attn": cfg.n_heads * cfg.hd, "gate": cfg.d_ff, "up": cfg.d_ff, "ffn": cfg.d_model}
-        per_seq = cfg.context * (cfg.vocab + 1 + cfg.n_layers * sum(widths[t] for t in self.terms)) * 4
-        self.cached = pool.shape[0] * per_seq <= budget_mb * 2**20
+        return cfg.context * (cfg.vocab + 1 + cfg.n_layers * sum(widths[t] for t in terms)) * 4
+
+    def __init__(self, student: LRCStudent, pool: torch.Tensor, terms, tau: float, budget_mb: float, dev):
+        self.student, self.terms, self.tau, self.dev = student, tuple(terms), tau, dev
+        self.cached = pool.shape[0] * self.bytes_per_sequence(student.cfg, self.terms) <= budget_mb * 2**20
         if self.cached:
             parts = [self._compute(pool[i:i + _CHUNK, :-1].to(dev)) for i in range(0, pool.shape[0], _CHUNK)]
             self.pt = torch.cat([p[0] for p in parts])

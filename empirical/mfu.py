@@ -222,9 +222,12 @@ def predict_transformer_grid(grid, distill_defaults=None, peak_flops: float = 79
     At the preset's sizes (width 64) the second is the realistic one: each matmul is far too small to fill
     the GPU.
     """
+    import dataclasses
+
     import torch
 
     from .config import CLONE_TERMS, DistillConfig, TeacherConfig, swiglu_d_ff
+    from .distill import TeacherTargets, group_key
     from .losses import cross_entropy, forward_kl
     from .lrc import LRCStudent
     from .teacher import Decoder
@@ -236,8 +239,7 @@ def predict_transformer_grid(grid, distill_defaults=None, peak_flops: float = 79
     beta_iters = getattr(grid, "beta_iters", dc.beta_iters)
     sigma2 = getattr(grid, "sigma2_batches", dc.sigma2_batches)
     extra = (dc.n_log_points + 1) * 2 + beta_iters * 2 * 2 + sigma2 + 1024 / (3 * B)
-    widths = 2 * cfg.n_heads * cfg.hd + 2 * cfg.n_kv_heads * cfg.hd + 2 * d_ff + cfg.d_model
-    per_seq_bytes = cfg.context * (cfg.vocab + cfg.n_layers * widths) * 4
+    per_seq_bytes = TeacherTargets.bytes_per_sequence(cfg, CLONE_TERMS)
     runs = len(grid.ranks) * len(grid.samples) * len(grid.seeds)
     flops = grid.teacher_steps * teacher_step_flops(cfg, 32)
     for r in grid.ranks:
@@ -276,7 +278,7 @@ def predict_transformer_grid(grid, distill_defaults=None, peak_flops: float = 79
     # empirical.distill.group_key: same rank, and same min(N, probe_size) and min(N, eval_sequences)
     keys: dict = {}
     for n in grid.samples:
-        k = (min(n, dc.probe_size), min(n, dc.eval_sequences))
+        k = group_key(dataclasses.replace(dc, samples=n))
         keys[k] = keys.get(k, 0) + len(grid.seeds)
     groups = len(grid.ranks) * sum(-(-c // group_size) for c in keys.values())
     steps_eq = grid.steps + extra
