@@ -117,7 +117,7 @@ class TeacherTargets:
             self.pt = torch.cat([p[0] for p in parts])
             self.negh = torch.cat([p[1] for p in parts])
             self.caps = [{t: torch.cat([p[2][l][t] for p in parts]) for t in self.terms}
-                         for l in range(cfg.n_layers)]
+                         for l in range(student.cfg.n_layers)]
 
     def _compute(self, tokens):
         with autocast(self.dev):
