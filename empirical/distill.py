@@ -313,8 +313,7 @@ def train_students(cfgs, *, store: ResultStore | None = None, verbose: bool = Fa
 
     def log_point(step):
         obj, ce, _, clone = tr.probe_loss()
-        g = torch.autograd.grad(obj.sum(), params, allow_unused=True)
-        gn = measure._per_student_sq([torch.zeros_like(p) if x is None else x for p, x in zip(params, g)])
+        gn = measure.grad_norm_sq_of(obj, params)
         traj["step"].append(step)
         traj["grad_norm_sq"].append(gn.numpy())
         traj["objective"].append(obj.detach().double().cpu().numpy())

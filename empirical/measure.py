@@ -28,7 +28,11 @@ def _per_student_sq(tensors) -> torch.Tensor:
 
 def grad_norm_sq(loss_fn, params) -> torch.Tensor:
     r"""Per-student :math:`\|\nabla L\|^2` (S,), float64."""
-    loss = loss_fn()
+    return grad_norm_sq_of(loss_fn(), params)
+
+
+def grad_norm_sq_of(loss: torch.Tensor, params) -> torch.Tensor:
+    r"""Per-student :math:`\|\nabla L\|^2` (S,), float64, of an already computed per-student ``loss`` (S,)."""
     grads = torch.autograd.grad(loss.sum(), params, allow_unused=True)
     grads = [torch.zeros_like(p) if g is None else g for p, g in zip(params, grads)]
     return _per_student_sq(grads)
