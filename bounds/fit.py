@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .resample import bootstrap_counts, cluster_labels
+
 #: consistency factor of the median absolute deviation for Gaussian errors
 _MAD_TO_SIGMA = 1.482602218505602
 _LOSSES = ("huber", "linear")
@@ -216,32 +218,19 @@ def fit_loglinear(X: dict, y, groups=None, n_boot: int = 2000, seed: int = 0, lo
         raise ValueError("the design is singular: some variable takes a single value (or variables are collinear)")
     coef = coef[0]
 
-    rng = np.random.default_rng(seed)
     if groups is None:
-        n_groups, inverse, n_units = None, np.arange(n), n
+        n_groups = None
     else:
-        g = np.asarray(groups).ravel()
-        if g.size != n:
-            raise ValueError(f"groups has {g.size} labels, y has {n}")
-        labels, inverse = np.unique(g, return_inverse=True)
-        n_groups = n_units = labels.size
-        if n_groups < 2:
-            raise ValueError("the group bootstrap needs at least two groups")
-
-    def resample_counts(b: int) -> np.ndarray:
-        """Row multiplicities (b, n) of b bootstrap resamples of the units (rows or whole groups)."""
-        draws = rng.integers(0, n_units, size=(b, n_units))
-        ucounts = np.zeros((b, n_units))
-        np.add.at(ucounts, (np.repeat(np.arange(b), n_units), draws.ravel()), 1.0)
-        return ucounts[:, inverse]
+        n_groups = cluster_labels(groups, n)[1]
 
     boot = np.full((n_boot, p + 1), np.nan)
-    chunk = max(1, 2_000_000 // max(n, 1))  # bound the (replicates x rows) working arrays
-    for first in range(0, n_boot, chunk):
-        b = min(chunk, n_boot - first)
-        bcoef, _, bvalid = _irls(A, z, resample_counts(b), loss, huber_k, tol=1e-6, init=coef)  # << CI widths
+    first = 0
+    for counts in bootstrap_counts(groups, n, n_boot, seed=seed):  # whole clusters when groups is given
+        b = counts.shape[0]
+        bcoef, _, bvalid = _irls(A, z, counts, loss, huber_k, tol=1e-6, init=coef)  # tol << CI widths
         block = boot[first:first + b]
         block[bvalid] = bcoef[bvalid]
+        first += b
     # intercept at the centred design -> log C at x = 1
     boot_logc = boot[:, 0] - boot[:, 1:] @ center
     good = np.all(np.isfinite(boot), axis=1)
