@@ -67,7 +67,7 @@ def test_figure_data_and_render(raw):
     assert df["panel"].nunique() == 3 * 2
     truth = df[df["kind"] == "theory"]
     np.testing.assert_allclose(truth["x"], truth["y"])  # the truth line is y = x
-    meas = df[(df["kind"] == "measured") & (df["panel"] == "ksg | gaussian") & (df["series"] == "1+1")]
+    meas = df[(df["kind"] == "measured") & (df["panel"] == "ksg | gaussian") & (df["series"] == "1+1 dims")]
     ref = raw[(raw["estimator"] == "ksg") & (raw["family"] == "gaussian") & (raw["dims"] == "1+1")]
     ref = ref.groupby("true_mi")["estimate"].agg(["mean", "min", "max"])
     np.testing.assert_allclose(meas.sort_values("x")[["y", "lo", "hi"]].to_numpy(), ref.to_numpy())
@@ -81,6 +81,13 @@ def test_figure_data_and_render(raw):
     assert all("nats" in ax.get_xlabel() and "nats" in ax.get_ylabel() for ax in visible)
     assert style.count_curves(fig, style.GID_CEILING) == 2
     assert style.count_curves(fig, style.GID_THEORY) == 6
+    # the faint lines are one per seed, and the legend says so (issue 16: it said "per-step values")
+    raw_series = df[(df["kind"] == "raw") & (df["panel"] == "ksg | gaussian")]["series"].unique()
+    ref = raw[(raw["estimator"] == "ksg") & (raw["family"] == "gaussian")]
+    assert sorted(raw_series) == sorted({f"{d} dims seed {s}" for d, s in zip(ref["dims"], ref["seed"])})
+    labels = {t.get_text() for ax in visible for t in ax.get_legend().get_texts()}
+    assert "one seed (faint)" in labels and not any("per-step" in t for t in labels)
+    assert "1+1 dims" in labels and "dimensions of X and Y" in fig._suptitle.get_text()
 
 
 def test_figure_empty_frame():
