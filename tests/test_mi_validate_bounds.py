@@ -44,9 +44,12 @@ def test_gaussian_estimator_recovers_the_planted_truth(frame):
 def test_cloning_rows_say_i1_is_an_estimate():
     rng = np.random.default_rng(1)
     h_t, h_s, _ = planted_pair(6, 2, 600, "pca", 0.3, rng)
-    shared, _ = cloning.measure_pair(h_t, h_s, np.arange(600) // 10, cloning.CloningConfig(estimators=()), seed=0)
+    shared, per_est = cloning.measure_pair(h_t, h_s, np.arange(600) // 10,
+                                           cloning.CloningConfig(estimators=("gaussian", "ksg")), seed=0)
     assert shared["i1_kind"] == "estimate" and shared["i1_entropy"] == "kozachenko-leonenko"
-    assert {"i1_kind", "i1_entropy"} <= set(cloning.COLUMNS)
+    assert {"i1_kind", "i1_entropy", "mi_warning"} <= set(cloning.COLUMNS)
+    warn = {e["estimator"]: e["mi_warning"] for e in per_est}
+    assert warn["gaussian"] == "" and "6+2 dims with N = 600" in warn["ksg"]  # (3/600)^(1/8) = 0.52 > 0.4
 
 
 def test_summary_counts():

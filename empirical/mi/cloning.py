@@ -45,7 +45,7 @@ import numpy as np
 from .infonce import InfoNCEConfig
 
 #: columns of every record :func:`run` returns (one per rank x step x estimator)
-COLUMNS = ("track", "rank", "step", "steps_total", "is_final", "layer", "term", "estimator", "mi", "ceiling",
+COLUMNS = ("track", "rank", "step", "steps_total", "is_final", "layer", "term", "estimator", "mi", "ceiling", "mi_warning",
            "clone_mse", "clone_mse_per_dim", "clone_mse_lrc", "test_loss", "teacher_entropy_kl",
            "teacher_entropy_gaussian", "i1_bound", "i1_kind", "i1_entropy", "i1_bound_gaussian_entropy", "i3_bound", "i3_bound_gaussian",
            "i2_cap", "i2_cap_eigen", "noise_rel", "sigma_n_teacher", "sigma_n_student", "n_rows", "d_teacher",
@@ -142,7 +142,8 @@ def measure_pair(h_t, h_s, seq_id, cfg: CloningConfig, *, seed: int = 0) -> tupl
 
     ``h_t`` (n x d), ``h_s`` (n x r), ``seq_id`` (n,) the held-out sequence of each row (the clone read-out is
     fitted on even sequences and measured on odd ones). Returns (shared quantities, one dict per estimator
-    with ``estimator``, ``mi``, ``ceiling``).
+    with ``estimator``, ``mi``, ``ceiling``, ``mi_warning``: the estimator's one-line note when its known bias
+    is large, e.g. KSG in 64 + r dimensions, else "").
     """
     from .entropy import gaussian_entropy, kl_entropy
     from .validate import estimate
@@ -179,7 +180,8 @@ def measure_pair(h_t, h_s, seq_id, cfg: CloningConfig, *, seed: int = 0) -> tupl
     per_est = []
     for name in cfg.estimators:
         out = estimate(name, ht_n, hs_n, k=cfg.k, infonce=cfg.infonce, seed=seed)
-        per_est.append({"estimator": name, "mi": out["estimate"], "ceiling": out["ceiling"]})
+        per_est.append({"estimator": name, "mi": out["estimate"], "ceiling": out["ceiling"],
+                        "mi_warning": out["warning"]})
     return shared, per_est
 
 

@@ -87,25 +87,27 @@ def make_task(family: str, n: int, dx: int, dy: int, mi: float, seed: int):
 
 
 def estimate(name: str, x, y, *, k: int = 3, infonce: InfoNCEConfig | None = None, seed: int = 0) -> dict:
-    """Run one estimator; returns ``{"estimate", "ceiling", "seconds"}`` (ceiling NaN where none)."""
+    """Run one estimator; returns ``{"estimate", "ceiling", "warning", "seconds"}`` (ceiling NaN where none;
+    warning: the estimator's one-line note when its known bias is large, else "")."""
     t0 = time.perf_counter()
     ceiling = float("nan")
     if name == "gaussian":
         from .gaussian import gaussian_mi
 
-        value = gaussian_mi(x, y).mi
+        res = gaussian_mi(x, y)
     elif name == "ksg":
         from .ksg import ksg_mi
 
-        value = ksg_mi(x, y, k=k).mi
+        res = ksg_mi(x, y, k=k)
     elif name == "infonce":
         from .infonce import infonce_mi
 
         res = infonce_mi(x, y, replace(infonce or InfoNCEConfig(), seed=seed))
-        value, ceiling = res.mi, res.ceiling
+        ceiling = res.ceiling
     else:
         raise ValueError(f"unknown estimator {name!r}; expected one of {ESTIMATORS}")
-    return {"estimate": float(value), "ceiling": ceiling, "seconds": time.perf_counter() - t0}
+    return {"estimate": float(res.mi), "ceiling": ceiling, "warning": res.warning,
+            "seconds": time.perf_counter() - t0}
 
 
 def run(config: ValidationConfig | str = "quick", progress=None):
