@@ -150,3 +150,11 @@ def test_help_describes_the_grids():
     text = " ".join(r.stdout.split())
     assert "issue's grid" not in text and "--shrinkage {auto,off,ledoit-wolf}" in text
     assert "32+32 dims" in text and "1+1" in text
+    from empirical.mi.validate import PRESETS  # the hand-written description matches the grids
+
+    for name, cfg in PRESETS.items():
+        part = text.split(f"{name} (", 1)[1].split(")", 1)[0]
+        for n in cfg.samples:
+            assert f"n={n}" in part or f"{n}" in part, (name, n, part)
+        for dx, dy in (cfg.dims[0], cfg.dims[-1]):
+            assert f"{dx}+{dy}" in part, (name, dx, dy, part)
