@@ -27,8 +27,9 @@ affine clone: it is the best I1 certificate a rank-r linear clone could give, *n
 MI (role ``"reference"``).
 
 Cost: :func:`gaussian_bound_check` at the quick preset's sizes (d = 64, n = 1792, ranks 2, 8, 32, two
-students, one seed; the Gaussian estimator) takes about 2 s on one core; adding KSG
-(``estimators=("gaussian", "ksg")``) about 6 s a case more (blocked brute force in 64 + r dimensions).
+students, one seed; Gaussian and KSG estimators) took 8.8 s on the shared 2-core machine at load ~6, of which
+about 4 s is importing torch (KSG's brute-force path) and 0.7 s a case is KSG in 64 + r dimensions; InfoNCE
+(``estimators=(..., "infonce")``) adds its critic training, several seconds a case.
 """
 from __future__ import annotations
 
@@ -56,7 +57,7 @@ class BoundCheckSizes:
     student_noise: float = 0.3  # s / RMS of A h_T
     noise_rel: float = 0.2  # the cloning experiment's resolution
     seeds: tuple[int, ...] = (0,)
-    estimators: tuple[str, ...] = ("gaussian",)  # + "ksg": about 6 s a case at these sizes on one core
+    estimators: tuple[str, ...] = ("gaussian", "ksg")  # + "infonce": ~5-10 s a case more (critic training)
 
 
 def planted_pair(d: int, r: int, n: int, student: str, student_noise: float, rng: np.random.Generator):
