@@ -57,6 +57,10 @@ def test_summary_matches_manual_groupby(raw):
     assert row["bias"].item() == pytest.approx(e.mean() - 2.0)
     assert row["std"].item() == pytest.approx(e.std(ddof=1))
     assert row["rmse"].item() == pytest.approx(np.sqrt(np.mean((e - 2.0) ** 2)))
+    assert set(s["warned"]) <= {0.0, 0.5, 1.0}  # a fraction of the 2 seeds
+    for (est, dims, mi), g in raw.groupby(["estimator", "dims", "true_mi"]):
+        got = s[(s["estimator"] == est) & (s["dims"] == dims) & (s["true_mi"] == mi)]["warned"]
+        assert np.allclose(got, [(g[g["family"] == f]["warning"] != "").mean() for f in sorted(set(g["family"]))])
     t = validate.family_table(s)
     assert len(t) == 3 * 2 and set(t.columns) >= {"mean_abs_bias", "mean_std", "worst_bias", "worst_task"}
 

@@ -138,7 +138,8 @@ def run(config: ValidationConfig | str = "quick", progress=None):
 
 def summarize(raw):
     """Bias and spread over seeds per estimator and task: columns ``mean``, ``bias`` (mean - truth),
-    ``std`` (over seeds, ddof=1), ``rmse``, ``seeds``, ``ceiling``, ``seconds`` (mean)."""
+    ``std`` (over seeds, ddof=1), ``rmse``, ``seeds``, ``ceiling``, ``seconds`` (mean) and, when the raw
+    frame has estimator warnings, ``warned`` (fraction of seeds whose result warned of a large known bias)."""
     keys = ["estimator", "family", "dx", "dy", "dims", "n", "true_mi"]
     g = raw.groupby(keys, sort=True)
     out = g.agg(mean=("estimate", "mean"), std=("estimate", "std"), seeds=("estimate", "size"),
@@ -146,7 +147,12 @@ def summarize(raw):
                 mse=("error", lambda e: float(np.mean(np.square(e))))).reset_index()
     out["bias"] = out["mean"] - out["true_mi"]
     out["rmse"] = np.sqrt(out.pop("mse"))
-    return out[keys + ["mean", "bias", "std", "rmse", "seeds", "ceiling", "seconds"]]
+    extra = []
+    if "warning" in raw:  # the fraction of seeds whose result warned that its known bias is large
+        warned = raw.assign(_w=raw["warning"].fillna("").astype(str).str.len() > 0).groupby(keys, sort=True)["_w"]
+        out["warned"] = warned.mean().to_numpy(float)
+        extra = ["warned"]
+    return out[keys + ["mean", "bias", "std", "rmse", "seeds", "ceiling", "seconds", *extra]]
 
 
 def family_table(summary):
