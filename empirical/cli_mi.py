@@ -55,7 +55,8 @@ def _not_npy(path: str, name: str) -> str | None:
         return None  # np.load reports it
     if head.startswith(_NPY_MAGIC) or head.startswith(_ZIP_MAGIC):
         return None
-    expected = "a numeric array saved with numpy.save (e.g. numpy.save(\"x.npy\", numpy.loadtxt(\"x.csv\", delimiter=\",\")))"
+    expected = ("a numeric array saved with numpy.save "
+                "(e.g. numpy.save(\"x.npy\", numpy.loadtxt(\"x.csv\", delimiter=\",\")))")
     if not head:
         return f"--{name}: {path} is empty; expected {expected}"
     try:

@@ -2,7 +2,8 @@
 
 Submodules (imported on use; this package file stays import-light):
 
-- :mod:`.gaussian` — Gaussian / canonical-correlation MI with the exact Wishart bias correction (shrinkage only where the sample covariance is singular);
+- :mod:`.gaussian` — Gaussian / canonical-correlation MI with the exact Wishart bias correction (shrinkage
+  only where the sample covariance is singular);
 - :mod:`.ksg` — Kraskov-Stögbauer-Grassberger (2004) algorithm 1, max-norm, KD-tree or blocked brute force;
 - :mod:`.infonce` — InfoNCE lower bound with a small torch critic, capped at log(batch size);
 - :mod:`.entropy` — Kozachenko-Leonenko differential entropy and the Gaussian plug-in entropy;

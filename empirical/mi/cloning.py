@@ -45,9 +45,10 @@ import numpy as np
 from .infonce import InfoNCEConfig
 
 #: columns of every record :func:`run` returns (one per rank x step x estimator)
-COLUMNS = ("track", "rank", "step", "steps_total", "is_final", "layer", "term", "estimator", "mi", "ceiling", "mi_warning",
-           "clone_mse", "clone_mse_per_dim", "clone_mse_lrc", "test_loss", "teacher_entropy_kl",
-           "teacher_entropy_gaussian", "i1_bound", "i1_kind", "i1_entropy", "i1_bound_gaussian_entropy", "i3_bound", "i3_bound_gaussian",
+COLUMNS = ("track", "rank", "step", "steps_total", "is_final", "layer", "term", "estimator", "mi", "ceiling",
+           "mi_warning", "clone_mse", "clone_mse_per_dim", "clone_mse_lrc", "test_loss", "teacher_entropy_kl",
+           "teacher_entropy_gaussian", "i1_bound", "i1_kind", "i1_entropy", "i1_bound_gaussian_entropy", "i3_bound",
+           "i3_bound_gaussian",
            "i2_cap", "i2_cap_eigen", "noise_rel", "sigma_n_teacher", "sigma_n_student", "n_rows", "d_teacher",
            "d_student", "seed", "seconds")
 
