@@ -110,12 +110,12 @@ def _one(name: str, x, y, args) -> dict:
 
         r = ksg_mi(x, y, k=args.k, seed=args.seed)
         return {"estimator": name, "mi": r.mi, "k": r.k, "method": r.method, "warning": r.warning}
-    from empirical.mi.infonce import infonce_mi
+    from empirical.mi.infonce import SATURATION_MARGIN, infonce_mi
 
     r = infonce_mi(x, y, batch_size=args.batch_size, steps=args.steps, seed=args.seed)
     return {"estimator": name, "mi": r.mi, "ceiling": r.ceiling, "batch_size": r.batch_size,
             "n_train": r.n_train, "n_test": r.n_test, "critic": r.critic,
-            "train_mi": r.train_mi, "saturated": bool(r.mi > r.ceiling - 0.5), "warning": r.warning}
+            "train_mi": r.train_mi, "saturated": bool(r.mi > r.ceiling - SATURATION_MARGIN), "warning": r.warning}
 
 
 #: fewest samples each estimator accepts from the command line

@@ -24,8 +24,12 @@ Where each estimator fails (``quick`` preset, n = 2000, 3 seeds; bias = mean est
   grows like e^I) and collapses in high dimension (32+32: -0.9 at 1 nat, -7.1 at 8 nats); in 4+4 the
   heavy-tailed maps (cube, rotate-monotone) double or triple its bias.
 - InfoNCE: capped at log B (B = 128: 4.85 nats) and in practice saturates below it (1+1: ~3.3 nats); with
-  1000 training rows in 32+32 dims the critic overfits and the held-out bound is ~0 up to 2 nats. Output: a tidy DataFrame of raw estimates (one row per
-estimator, task and seed) and its summary (mean, bias, spread over seeds).
+  1000 training rows in 32+32 dims the critic overfits and the held-out bound is ~0 up to 2 nats.
+
+KSG and InfoNCE results carry a one-line ``warning`` in these regimes (rules and their measurements in
+:mod:`.ksg` and :mod:`.infonce`); the raw frame keeps it and the summary reports the fraction of seeds that
+warned (``warned``). Output: a tidy DataFrame of raw estimates (one row per estimator, task and seed) and its
+summary (mean, bias, spread over seeds).
 """
 from __future__ import annotations
 
