@@ -83,7 +83,7 @@ def compute(runs: pd.DataFrame, report: dict | None, vary: str, fix: str) -> pd.
     if not out:
         return pd.DataFrame(columns=style.COLUMNS)
     df = pd.concat(out, ignore_index=True)
-    # log-log axes: a non-positive mean gap cannot be drawn; the CSV keeps only what is drawn. A band whose
-    # lowest seed is <= 0 is kept: the plot cuts it at the axis bottom and marks the cut (figures.style)
-    df = df[(df["y"] > 0) | (df["kind"] == "note")]
+    # log-log axes: a measured mean or band <= 0 is kept; the plot cuts it at the axis bottom and marks the cut
+    # (figures.style); any other non-positive value cannot be drawn and is dropped
+    df = df[(df["y"] > 0) | df["kind"].isin(["note", "measured"])]
     return style.finite_rows(df)

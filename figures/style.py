@@ -7,8 +7,8 @@
 - a family of curves (one per rank, say) shares one legend entry drawn in grey, "..., coloured by series";
 - ceilings and floors (caps, vacuity lines, marked ranks): dashed grey (``ceiling_line``); a second and third
   ceiling in one panel are dotted and dash-dot-dotted, so no two look alike;
-- on a log axis a seed band that reaches 0 or below is cut at the axis bottom and each cut is marked with a
-  triangle (legend entry "band reaches <= 0: cut"), never clipped silently;
+- on a log axis a seed band (or a seed mean) at 0 or below is cut at the axis bottom and each cut is marked
+  with a triangle (legend entry "<= 0 ...: cut at the axis bottom"), never dropped silently;
 - log x axes with few distinct measured values are ticked at exactly those values (so r = 16, N = 32 show);
 - measurements: markers at the seed mean with a shaded band over seeds (``measured``);
 - raw traces faint, in their series' colour, with one legend entry per panel.
@@ -40,6 +40,8 @@ GID_THEORY = "theory"
 GID_FITTED = "fitted"
 GID_CEILING = "ceiling"
 GID_RAW = "raw"
+#: gid of the triangles marking where a seed band (or mean) at or below 0 was cut at a log axis' bottom
+GID_CLIPPED = "clipped"
 
 
 def color(i: int) -> str:
@@ -156,7 +158,7 @@ def _data_ticks(ax) -> None:
     label, which decade-based ticks leave out."""
     from matplotlib import ticker
 
-    xs = sorted({float(v) for line in ax.get_lines() if line.get_gid() == GID_MEASURED
+    xs = sorted({float(v) for line in ax.get_lines() if line.get_gid() in (GID_MEASURED, GID_CLIPPED)
                  for v in np.asarray(line.get_xdata(), float) if np.isfinite(v) and v > 0})
     if 2 <= len(xs) <= DATA_TICKS_MAX:
         ax.xaxis.set_major_locator(ticker.FixedLocator(xs))
@@ -198,8 +200,6 @@ def rows(panel: str, series: str, kind: str, x, y, lo=None, hi=None, color_: int
                          "color": int(color_)})
 
 
-#: gid of the triangles marking where a seed band was cut at a log axis' bottom
-GID_CLIPPED = "clipped"
 #: attribute naming the family legend entry a curve drawn without its own entry belongs to
 FAMILY_ATTR = "lrkd_family"
 
@@ -249,25 +249,28 @@ def _legend_proxy(ax, kind: str, label: str, ls_ceiling) -> None:
     artist.set_color("#555555")
 
 
-def _cut_bands_at_floor(ax, sub, logy: bool) -> bool:
-    """On a log y axis, seed bands reaching <= 0 are cut at a floor below every positive value drawn, and each
-    cut is marked by a downward triangle in the series' colour; returns the floor (0 when nothing was cut)."""
+def _cut_at_floor(ax, sub, logy: bool):
+    """On a log y axis, measured values at or below 0 cannot be drawn: a seed band reaching <= 0 is cut at a
+    floor below every positive value drawn, a seed mean <= 0 is left out of its line, and each such x is marked
+    by a downward triangle at the floor in the series' colour. Returns the frame to draw and the floor (0 when
+    nothing was cut)."""
     if not logy:
-        return 0.0
-    meas = sub[sub["kind"] == "measured"]
-    if not (meas["lo"] <= 0).any():
-        return 0.0
+        return sub, 0.0
+    meas = sub["kind"] == "measured"
+    low = meas & ((sub["lo"] <= 0) | (sub["y"] <= 0))
+    if not low.any():
+        return sub, 0.0
     vals = sub.loc[sub["kind"] != "note", ["y", "lo", "hi"]].to_numpy(float).ravel()
     vals = vals[np.isfinite(vals) & (vals > 0)]
     floor = float(vals.min()) / 2.0 if len(vals) else 1e-3
-    sub.loc[sub.index[(sub["kind"] == "measured") & (sub["lo"] <= 0)], "lo"] = floor
-    cut = meas[meas["lo"] <= 0]
     first = True
-    for col, g in cut.groupby("color"):
+    for col, g in sub[low].groupby("color"):
         ax.plot(g["x"], np.full(len(g), floor), ls="none", marker="v", ms=6, color=color(int(col)),
-                gid=GID_CLIPPED, label="band reaches ≤ 0 (a seed below 0): cut here" if first else None)
+                gid=GID_CLIPPED, label="≤ 0 (a seed, or the mean): cut at the axis bottom" if first else None)
         first = False
-    return floor
+    sub = sub[~(meas & (sub["y"] <= 0))].copy()
+    sub.loc[(sub["kind"] == "measured") & (sub["lo"] <= 0), "lo"] = floor
+    return sub, floor
 
 
 def draw_long(df, panels: dict, ncols: int | None = None, suptitle: str | None = None):
@@ -292,7 +295,7 @@ def draw_long(df, panels: dict, ncols: int | None = None, suptitle: str | None =
             ax.set_title(spec.get("title", ""), loc="left")
             ax.text(0.0, 1.0, "\n\n".join(body), transform=ax.transAxes, va="top", ha="left", fontsize=8)
             continue
-        floor = _cut_bands_at_floor(ax, sub, spec.get("logy", False))
+        sub, floor = _cut_at_floor(ax, sub, spec.get("logy", False))
         notes, shown, n_ceiling = [], {}, 0
         for (series, kind), s in sub.groupby(["series", "kind"], sort=False):
             if kind == "note":
