@@ -78,7 +78,7 @@ def compute(sweep: pd.DataFrame | None = None, spectra: pd.DataFrame | None = No
         law = np.exp(0.5 * f["log_s"]) * k ** (-f["alpha"])
         out.append(style.rows("spectra", label, "fitted", k, law, color_=i))
         first = s[s["k"] == k[0]]["sigma"]
-        if len(first) and first.iloc[0] > 0:
+        if len(first) and first.iloc[0] > 0 and not 1 / 1.5 < law[0] / first.iloc[0] < 1.5:
             overshoot.append(f"×{law[0] / first.iloc[0]:.3g} ({short})")
         if i == 0:
             rk = ranks[(ranks["name"] == name) & (ranks["N"] == ranks["N"].max())].set_index("method")["rank"]
@@ -126,9 +126,9 @@ def compute(sweep: pd.DataFrame | None = None, spectra: pd.DataFrame | None = No
     about = [
         f"Teacher matrices: {', '.join(short_matrix_name(n) for n in names)} (L = layer) of all-MiniLM-L6-v2; "
         f"the gap, clone-MSE and MI panels use {first}. N counts training tokens.",
-        "Spectra: the power laws are fitted over every singular value, as R1 and `lrkd rank` use them. The spectra "
-        "are not power laws (local slopes steepen along k), so the fitted line misses the largest singular "
-        "values: the fitted alpha depends on the range.",
+        "Spectra: the power laws are fitted over every singular value, as R1 and `lrkd rank` use them. Where a "
+        "spectrum is not a power law (MiniLM's local slopes steepen along k) the fitted line misses the largest "
+        "singular values (the title quotes by how much) and the fitted alpha depends on the range.",
         "Bands span the seeds (each seed its own train/held-out split of the text). On a log axis a band whose "
         "lowest seed is at or below 0 is cut at the bottom, marked by a triangle.",
         "Families of curves (G1, G2 per r or per N) share one grey legend entry and take their series' colour.",
