@@ -209,6 +209,15 @@ def _real_frame():
     return real_model.compute(sweep=sweep, spectra=_synthetic_spectra(), n_boot=50)
 
 
+def _mi_validation_frame():
+    from test_mi_validate import TINY
+
+    from empirical.mi import validate
+    from figures import mi_validation
+
+    return mi_validation.compute(validate.run(TINY))
+
+
 BUILDERS = {
     "convergence": lambda t, rep: __import__("figures.convergence").convergence.compute(t.runs, t.traj, rep),
     "gen_rank": lambda t, rep: __import__("figures.gen_rank").gen_rank.compute(t.runs, rep),
@@ -217,17 +226,12 @@ BUILDERS = {
     "real_model": lambda t, rep: _real_frame(),
     "optimal_rank": lambda t, rep: __import__("figures.optimal_rank").optimal_rank.compute(t.runs, rep),
     "mutual_info": lambda t, rep: __import__("figures.mutual_info").mutual_info.compute(_mi_frame()),
+    "mi_validation": lambda t, rep: _mi_validation_frame(),
 }
-#: figures owned elsewhere whose known faults (issue 16) are not fixed on this branch
-KNOWN = {}
-
-
 @pytest.mark.parametrize("name", list(BUILDERS))
 def test_figure_properties(tables, name):
     import importlib
 
-    if name in KNOWN:
-        pytest.xfail(KNOWN[name])
     t, rep = tables
     df = BUILDERS[name](t, rep)
     fig = importlib.import_module(f"figures.{name}").plot(df)
