@@ -1,4 +1,4 @@
-"""Regenerate every figure and the tightness report of the seed paper in one command, and host `lrkd`.
+"""Regenerate every figure and the tightness report of the paper (arXiv 2603.22355) in one command, and host `lrkd`.
 
 ``python paper_repro.py [--preset smoke|quick|full] [--device auto|cpu|cuda] [--out DIR] [--force]
 [--real auto|on|off]`` is the same as ``lrkd repro``. :func:`cli` is the ``lrkd`` console script: a thin
@@ -15,7 +15,7 @@ from bounds.cliutil import OneLineParser, UsageError, positive_int
 #: subcommand -> (module exposing configure(parser) and run(args), one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "repro": ("paper_repro_cli", "regenerate every figure, table and the tightness report"),
-    "rank": ("bounds.cli_rank", "recommended student rank for a sample size, under each reading of THEORY R"),
+    "rank": ("bounds.cli_rank", "recommended student rank for a sample size, under each reading of docs/theory.md R"),
     "bounds": ("bounds.cli_bounds", "the derived bounds: statements, assumptions, formulas; --eval one"),
     "tightness": ("bounds.cli_tightness", "tightness report for a results folder or a CSV of measurements"),
     "mi": ("empirical.cli_mi", "mutual information (nats) between two sample matrices; --validate"),

@@ -100,7 +100,8 @@ def run(args) -> int:
     """List the bounds, or evaluate one (``--eval``)."""
     if args.eval is not None:
         if args.latex or args.markdown:
-            raise UsageError(f"--{'latex' if args.latex else 'markdown'} lists formulas; it does not combine with --eval")
+            flag = "--latex" if args.latex else "--markdown"
+            raise UsageError(f"{flag} lists formulas; it does not combine with --eval")
         return _evaluate(args)
     if args.values:
         raise UsageError(f"unexpected arguments {' '.join(args.values)!r} (name=value needs --eval ID)")
