@@ -70,7 +70,7 @@ def compute(runs: pd.DataFrame, traj: pd.DataFrame, report: dict | None = None) 
         slope = fits.get(track)
         if not allm.empty and slope is not None:
             # the report's fitted slope s over its span, C matched to the seed means there: C T^s
-            lo_t, hi_t = slope["span"]
+            lo_t, hi_t = slope.get("span") or (allm["x"].min(), allm["x"].max())
             inside = allm[(allm["x"] >= lo_t) & (allm["x"] <= hi_t)]
             if not inside.empty:
                 s_fit = float(slope["exponent"])
