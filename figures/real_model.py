@@ -129,8 +129,8 @@ def compute(sweep: pd.DataFrame | None = None, spectra: pd.DataFrame | None = No
         "Spectra: the power laws are fitted over every singular value, as R1 and `lrkd rank` use them. Where a "
         "spectrum is not a power law (MiniLM's local slopes steepen along k) the fitted line misses the largest "
         "singular values (the title quotes by how much) and the fitted alpha depends on the range.",
-        "Bands span the seeds (each seed its own train/held-out split of the text). On a log axis a band whose "
-        "lowest seed is at or below 0 is cut at the bottom, marked by a triangle.",
+        "Bands span the seeds (each seed its own train/held-out split of the text). On a log axis a band (or a "
+        "seed mean) at or below 0 is cut at the bottom and marked by a triangle.",
         "Families of curves (G1, G2 per r or per N) share one grey legend entry and take their series' colour.",
     ]
     for text in about:
