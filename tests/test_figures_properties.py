@@ -237,3 +237,31 @@ def test_figure_properties(tables, name):
     fig = importlib.import_module(f"figures.{name}").plot(df)
     assert problems(fig) == []
     plt.close(fig)
+
+
+def _tick_labels(ax) -> set[str]:
+    ax.figure.canvas.draw()
+    return {t.get_text() for t in ax.get_xticklabels() if t.get_visible() and t.get_text()}
+
+
+@pytest.mark.parametrize("module_name, vary", [("gen_rank", "rank"), ("tightness", "samples")])
+def test_end_ticks_are_labelled(module_name, vary):
+    """Issue 16: gen_rank left r = 16 and tightness N = 32 without a tick label. With few measured values on a
+    log x axis, every one of them (the ends included) is a labelled tick."""
+    import importlib
+
+    from test_tightness import rrr_runs
+
+    from bounds import tightness
+
+    runs = rrr_runs(ranks=(4, 8, 16), samples=(32, 128, 512), seeds=(0, 1)).assign(experiment="gen")
+    runs = runs.assign(train_loss_smoothed=runs["train_loss"].clip(upper=4.0),
+                       test_loss_smoothed=runs["test_loss"].clip(upper=4.0), loss_range_B=4.0)
+    t = tightness.Tables(runs=tightness._finish_runs(runs), traj=pd.DataFrame(), mi=pd.DataFrame())
+    module = importlib.import_module(f"figures.{module_name}")
+    df = module.compute(t.runs, tightness.judge(t)) if module_name == "gen_rank" else module.compute(t.runs)
+    fig = module.plot(df)
+    want = {"rank": {"4", "8", "16"}, "samples": {"32", "128", "512"}}[vary]
+    axes = [ax for ax in fig.axes if ax.get_visible() and ax.axison]
+    assert axes and all(want <= _tick_labels(ax) for ax in axes)
+    plt.close(fig)
