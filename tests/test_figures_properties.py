@@ -265,3 +265,26 @@ def test_end_ticks_are_labelled(module_name, vary):
     axes = [ax for ax in fig.axes if ax.get_visible() and ax.axison]
     assert axes and all(want <= _tick_labels(ax) for ax in axes)
     plt.close(fig)
+
+
+def test_gen_samples_fit_does_not_hide_g1_and_marks_interpolation(tables):
+    """Issue 16: G1 was hidden under the fitted law where the two coincide, and the synthetic N = d point (gap near
+    interpolation) set the y-range unexplained. The fitted law is drawn wide and beneath G1; N = d is marked."""
+    from figures import gen_samples
+
+    t, rep = tables
+    runs = t.runs.copy()
+    runs.loc[runs["track"] == "synthetic", "d"] = 64.0  # the smallest N of the fixture: exactly at interpolation
+    df = gen_samples.compute(runs, rep)
+    mark = df[(df["kind"] == "ceiling") & df["series"].str.startswith("N = d")]
+    assert len(mark) == 2 and set(mark["x"]) == {64.0}
+    fig = gen_samples.plot(df)
+    ax = fig.axes[0]
+    law = [ln for ln in ax.get_lines() if ln.get_gid() == style.GID_FITTED and ln.get_label().startswith("fit r^")]
+    g1 = [ln for ln in ax.get_lines() if ln.get_gid() == style.GID_FITTED and ln.get_label().startswith("G1")]
+    assert len(law) == 1 and len(g1) == 1
+    assert law[0].get_zorder() < g1[0].get_zorder() and law[0].get_linewidth() > 2 * g1[0].get_linewidth()
+    vertical = [ln for ln in ax.get_lines() if ln.get_gid() == style.GID_CEILING and ln.get_label().startswith("N = d")]
+    assert len(vertical) == 1 and list(vertical[0].get_xdata()) == [64.0, 64.0]
+    assert problems(fig) == []
+    plt.close(fig)
