@@ -31,7 +31,7 @@ from figures import style
 
 PANELS = {
     "spectra": dict(xlabel="index k", ylabel="singular value σ_k", logx=True, logy=True,
-                    title="MiniLM weight spectra", vertical_ceilings=True),
+                    title="MiniLM weight spectra"),
     "gap_N": dict(xlabel="training tokens N", ylabel="gen. gap (clone MSE, held-out − train)", logx=True, logy=True,
                   title="gap vs N (free rank-r ERM)"),
     "gap_r": dict(xlabel="rank r", ylabel="gen. gap (clone MSE, held-out − train)", logx=True, logy=True,

@@ -213,7 +213,7 @@ def family_of(series: str) -> str | None:
     return parts[0] if len(parts) == 2 else None
 
 
-def _draw_series(ax, kind: str, s, label: str, col: int, ls_ceiling, spec: dict):
+def _draw_series(ax, kind: str, s, label: str, col: int, ls_ceiling):
     """Draw one series of a long frame by its kind; returns the artist."""
     c = color(col) if col >= 0 else None
     if kind == "measured":
@@ -245,7 +245,7 @@ def _legend_proxy(ax, kind: str, label: str, ls_ceiling) -> None:
 
     empty = {"x": pd.Series([], dtype=float), "y": pd.Series([], dtype=float)}
     empty.update(lo=empty["y"], hi=empty["y"])
-    artist = _draw_series(ax, kind, empty, label, -1, ls_ceiling, {})
+    artist = _draw_series(ax, kind, empty, label, -1, ls_ceiling)
     artist.set_color("#555555")
 
 
@@ -319,7 +319,7 @@ def draw_long(df, panels: dict, ncols: int | None = None, suptitle: str | None =
                 shown["raw"] = None
             else:
                 label = f"_{head}" if head is not None else series
-            artist = _draw_series(ax, kind, s, label, col, ls_ceiling, spec)
+            artist = _draw_series(ax, kind, s, label, col, ls_ceiling)
             if head is not None:
                 setattr(artist, FAMILY_ATTR, head)
         title = "\n".join([t for t in (spec.get("title"), *notes) if t]) or None
