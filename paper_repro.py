@@ -1,4 +1,4 @@
-"""Regenerate every figure and the tightness report of the seed paper in one command, and host `lrkd`.
+"""Regenerate every figure and the tightness report of the paper (arXiv 2603.22355) in one command, and host `lrkd`.
 
 ``python paper_repro.py [--preset smoke|quick|full] [--device auto|cpu|cuda] [--out DIR] [--force]
 [--real auto|on|off]`` is the same as ``lrkd repro``. :func:`cli` is the ``lrkd`` console script: a thin
@@ -15,7 +15,7 @@ from bounds.cliutil import OneLineParser, UsageError, positive_int
 #: subcommand -> (module exposing configure(parser) and run(args), one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "repro": ("paper_repro_cli", "regenerate every figure, table and the tightness report"),
-    "rank": ("bounds.cli_rank", "recommended student rank for a sample size, under each reading of THEORY R"),
+    "rank": ("bounds.cli_rank", "recommended student rank for a sample size, under each reading of docs/theory.md R"),
     "bounds": ("bounds.cli_bounds", "the derived bounds: statements, assumptions, formulas; --eval one"),
     "tightness": ("bounds.cli_tightness", "tightness report for a results folder or a CSV of measurements"),
     "mi": ("empirical.cli_mi", "mutual information (nats) between two sample matrices; --validate"),
@@ -32,8 +32,32 @@ def _load(name: str):
     return importlib.import_module(module_name)
 
 
+#: exit status of a command whose reader closed the pipe (128 + SIGPIPE, what a shell reports for `yes | head`)
+EXIT_CLOSED_PIPE = 141
+
+
 def cli(argv: list[str] | None = None) -> int:
-    """Entry point of the ``lrkd`` console script. Returns the exit status (2 on bad input)."""
+    """Entry point of the ``lrkd`` console script. Returns the exit status (2 on bad input, 141 when the reader
+    of stdout went away, as in ``lrkd bounds | head -5``: quietly, no traceback)."""
+    try:
+        try:
+            status = _dispatch(argv)
+        except SystemExit:  # argparse's --help / usage exit: its output may still sit in the buffer
+            sys.stdout.flush()
+            raise
+        sys.stdout.flush()  # a closed pipe shows here for output still in the buffer
+        return status
+    except BrokenPipeError:
+        # stdout's reader is gone: send what is left (and the interpreter's final flush) to devnull
+        import os
+
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return EXIT_CLOSED_PIPE
+
+
+def _dispatch(argv: list[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = OneLineParser(prog="lrkd", description="Theory-verification toolkit for low-rank knowledge distillation.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=OneLineParser)

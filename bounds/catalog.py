@@ -1,4 +1,4 @@
-"""The one catalog of THEORY.md's results: ``get(id)`` and ``all_results()``.
+"""The one catalog of docs/theory.md's results: ``get(id)`` and ``all_results()``.
 
 Every bound, identity and derived quantity lives here exactly once (as a :class:`bounds.result.Result`);
 other code evaluates it through the catalog, never by retyping the formula::
@@ -14,7 +14,7 @@ from __future__ import annotations
 import importlib
 from functools import lru_cache
 
-#: THEORY.md's results in display order
+#: docs/theory.md's results in display order
 PRIMARY_IDS: tuple[str, ...] = ("C1", "C2", "G1", "G2", "G3", "R1", "R2", "R3", "I1", "I2", "I3", "GaussianMI")
 
 #: family module of each id prefix
@@ -45,7 +45,7 @@ def get(result_id: str):
 
 
 def all_results(derived: bool = False) -> list:
-    """THEORY.md's results (C1 ... GaussianMI) in order; with ``derived=True`` each is followed by its derived
+    """docs/theory.md's results (C1 ... GaussianMI) in order; with ``derived=True`` each is followed by its derived
     quantities (eta*, gamma, alpha for gamma = 1/2, loss ranges, Gaussian forms, ...)."""
     out = []
     for rid in PRIMARY_IDS:

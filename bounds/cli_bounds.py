@@ -1,6 +1,6 @@
 """`lrkd bounds`: the derived bounds (id, statement, assumptions, formula), or one evaluated at your numbers.
 
-    lrkd bounds [--json | --latex] [--all]
+    lrkd bounds [--json | --latex | --markdown] [--all]
     lrkd bounds --eval ID name=value ... [--json]
 
 Values are numbers, or comma lists of numbers (arrays, broadcast together). Only the result's own argument
@@ -12,6 +12,7 @@ as nan/inf.
 from __future__ import annotations
 
 import math
+import sys
 
 from bounds.cliutil import UsageError
 
@@ -21,6 +22,8 @@ def configure(parser) -> None:
     fmt = parser.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true", help="machine-readable output")
     fmt.add_argument("--latex", action="store_true", help="LaTeX of every formula (from sympy.latex)")
+    fmt.add_argument("--markdown", action="store_true",
+                     help="the theory document docs/theory.md (claims, statements, assumptions, formulas, references)")
     parser.add_argument("--all", action="store_true",
                         help="also list the derived quantities (eta*, gamma, alpha for gamma = 1/2, ...)")
     parser.add_argument("--eval", metavar="ID", help="evaluate one result (e.g. G2, C1.eta_star) at name=value ...")
@@ -96,11 +99,19 @@ def _evaluate(args) -> int:
 def run(args) -> int:
     """List the bounds, or evaluate one (``--eval``)."""
     if args.eval is not None:
-        if args.latex:
-            raise UsageError("--latex lists formulas; it does not combine with --eval")
+        if args.latex or args.markdown:
+            flag = "--latex" if args.latex else "--markdown"
+            raise UsageError(f"{flag} lists formulas; it does not combine with --eval")
         return _evaluate(args)
     if args.values:
         raise UsageError(f"unexpected arguments {' '.join(args.values)!r} (name=value needs --eval ID)")
+    if args.markdown:
+        if args.all:
+            raise UsageError("--markdown always includes the derived quantities; drop --all")
+        from bounds import theory_doc
+
+        sys.stdout.write(theory_doc.generate())
+        return 0
     from bounds import catalog
 
     results = catalog.all_results(derived=args.all)

@@ -1,4 +1,4 @@
-"""C — convergence of SGD on the student's trainable parameters (THEORY.md C1, C2).
+"""C — convergence of SGD on the student's trainable parameters (docs/theory.md C1, C2).
 
 C1 (Ghadimi & Lan 2013, Cor. 2.2): for a :math:`\\beta`-smooth :math:`L \\ge L^*`, unbiased gradients with
 variance :math:`\\le\\sigma^2` and a constant step :math:`\\eta \\le 1/\\beta`,
@@ -18,8 +18,8 @@ import sympy as sp
 from bounds.result import Result
 from bounds.symbols import D, Delta, T, beta, eta, r, sigma
 
-_REF_C1 = "Ghadimi & Lan 2013, SIAM J. Optim. 23(4), Cor. 2.2; THEORY.md C1"
-_REF_C2 = "THEORY.md C2 (Ghadimi & Lan 2013 argument with E||PP^T v||^2 = (r/D)||v||^2)"
+_REF_C1 = "Ghadimi & Lan 2013, SIAM J. Optim. 23(4), Cor. 2.2; docs/theory.md C1"
+_REF_C2 = "docs/theory.md C2 (Ghadimi & Lan 2013 argument with E||PP^T v||^2 = (r/D)||v||^2)"
 _A_C1 = (
     "L >= L* and grad L is beta-Lipschitz (beta-smooth, possibly non-convex)",
     "unbiased stochastic gradients with variance <= sigma^2",

@@ -1,6 +1,6 @@
-"""G — generalization of the rank-r student (THEORY.md G1, G2, G3) and the code length C(h) of G3.
+"""G — generalization of the rank-r student (docs/theory.md G1, G2, G3) and the code length C(h) of G3.
 
-G1 (the seed's rate, constant unknown): :math:`\\mathrm{gen} \\le C_G\\, p/\\sqrt N`.
+G1 (the paper's claimed rate, constant unknown): :math:`\\mathrm{gen} \\le C_G\\, p/\\sqrt N`.
 
 G2 (covering numbers; an :math:`\\epsilon`-net of the radius-R ball has :math:`\\le (3R/\\epsilon)^p` points,
 Hoeffding + union bound + Lipschitz transfer, :math:`\\epsilon = B/(\\rho\\sqrt N)`):
@@ -31,8 +31,8 @@ from sympy.codegen.cfunctions import log1p
 from bounds.result import Result
 from bounds.symbols import B, C_G, C_bits, N, R, V, alpha_s, delta, emp_risk, p, rho
 
-_REF_G1 = "seed paper claim O(r(m+n)/sqrt(n)) (SEED.md), read as THEORY.md G1"
-_REF_G2 = "THEORY.md G2 (covering number of the l2 ball, Hoeffding, union bound; e.g. Shalev-Shwartz & Ben-David 2014, ch. 26-27)"
+_REF_G1 = "the paper's claim O(r(m+n)/sqrt(n)) (arXiv 2603.22355), read as docs/theory.md G1"
+_REF_G2 = "docs/theory.md G2 (covering number of the l2 ball, Hoeffding, union bound; e.g. Shalev-Shwartz & Ben-David 2014, ch. 26-27)"
 _REF_G3 = ("Lotfi et al. 2023, 'Non-vacuous generalization bounds for large language models' (SubLoRA, "
            "sublora/bounds/compute_bounds.py); Occam bound, Shalev-Shwartz & Ben-David 2014, Thm. 7.7")
 _A_IID = "N i.i.d. samples (sequences/documents; tokens inside one sequence are not independent)"
@@ -53,7 +53,7 @@ def results() -> tuple[Result, ...]:
     """G1, G2, G3 and the smoothed-loss ranges used by G3."""
     g3 = emp_risk + B * sp.sqrt((C_bits * sp.log(2) + sp.log(1 / delta)) / (2 * N))
     return (
-        Result(id="G1", title="the seed's generalization rate (constant unknown)",
+        Result(id="G1", title="the paper's claimed generalization rate (constant unknown)",
                statement="the generalization gap is at most C_G p(r)/sqrt(N), with p(r) = r(m+d) per matrix",
                assumptions=(_A_IID, "C_G is unknown: only the exponents in p and N are checkable"),
                expr=C_G * p / sp.sqrt(N), args=(C_G, p, N), reference=_REF_G1, lhs=_LHS, lhs_latex=_LHS_TEX,

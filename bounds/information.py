@@ -1,4 +1,4 @@
-"""I — information between teacher and student activations (THEORY.md I1, I2, I3, Gaussian MI).
+"""I — information between teacher and student activations (docs/theory.md I1, I2, I3, Gaussian MI).
 
 I1 (data processing, then the Gaussian maximum-entropy bound on the clone error; nats):
 
@@ -24,7 +24,7 @@ from sympy.codegen.cfunctions import log1p
 from bounds.result import Result
 from bounds.symbols import corr, d, eps2, h_T, logdet_T, logdet_joint, logdet_xx, logdet_yy, r, sigma_n, tail, tr_S
 
-_REF_I = "THEORY.md I; Cover & Thomas 2006, Elements of Information Theory (Thms. 2.8.1, 8.6.5, 9.4.1)"
+_REF_I = "docs/theory.md I; Cover & Thomas 2006, Elements of Information Theory (Thms. 2.8.1, 8.6.5, 9.4.1)"
 _A_CLONE = "clone map \\hat h_T = g(h_S) with clone MSE eps2 = E||h_T - \\hat h_T||^2 (any measurable g)"
 _A_GAUSS_T = "h_T Gaussian with covariance Sigma_T (else estimate h(h_T), e.g. Kozachenko-Leonenko; a plug-in Gaussian entropy overstates it and is no bound)"
 _LHS, _LHS_TEX = "MI", r"I(h_T; h_S)"

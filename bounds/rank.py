@@ -1,4 +1,4 @@
-"""R — the optimal student rank (THEORY.md R1, R2, and the objective R3 minimizes).
+"""R — the optimal student rank (docs/theory.md R1, R2, and the objective R3 minimizes).
 
 Risk model :math:`E(r, N) = A(r) + V(r, N)` with the Eckart–Young tail :math:`A(r) = \\sum_{k>r}\\sigma_k^2`,
 for a power-law spectrum :math:`\\sigma_k^2 = s k^{-2\\alpha}` (:math:`\\alpha > 1/2`)
@@ -23,10 +23,10 @@ from bounds.rates import RATE_FORM_SOURCE, RATE_FORMS  # noqa: F401  (re-exporte
 from bounds.result import Result
 from bounds.symbols import N, a, alpha, b, c, epsilon, log_c, log_s, r, s, tail
 
-_REF = "THEORY.md R (risk model A(r) + V(r, N)); Eckart & Young 1936 for the tail"
+_REF = "docs/theory.md R (risk model A(r) + V(r, N)); Eckart & Young 1936 for the tail"
 _A_POWER = ("teacher spectrum follows a power law sigma_k^2 = s k^(-2 alpha) with alpha > 1/2 "
             "(tail approximated by its integral)")
-_A_VAR = "variance term V(r, N) = c r^a N^(-b) (a rate form of THEORY G with constant c)"
+_A_VAR = "variance term V(r, N) = c r^a N^(-b) (a rate form of docs/theory.md G with constant c)"
 _A_ADD = "risk is additive: E(r, N) = A(r) + V(r, N)"
 _D_ALPHA = (("alpha > 1/2 (the power-law tail must converge)", alpha > sp.Rational(1, 2)),)
 
@@ -109,7 +109,7 @@ def results() -> tuple[Result, ...]:
                assumptions=(_A_POWER, _A_VAR, _A_ADD),
                expr=_log_form(dv["r_star"]), args=(log_s, log_c, alpha, a, b, N), reference=_REF,
                lhs="log_r_star", lhs_latex=r"\log r^*", relation="=", derived_from="R1", domain=_D_ALPHA),
-        Result(id="R1.alpha_half", title="spectrum exponent giving the seed's r* ~ sqrt(N)",
+        Result(id="R1.alpha_half", title="spectrum exponent giving the paper's claim r* ~ sqrt(N)",
                statement="the alpha at which gamma = 1/2, for a rate form (a, b)",
                assumptions=(_A_POWER, _A_VAR, _A_ADD, "needs alpha > 1/2 to be admissible"),
                expr=dv["alpha_half"], args=(a, b), reference=_REF, lhs="alpha_half",

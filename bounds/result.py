@@ -1,4 +1,4 @@
-"""One object per result of THEORY.md: its sympy expression, symbols, assumptions, LaTeX, reference and a
+"""One object per result of docs/theory.md: its sympy expression, symbols, assumptions, LaTeX, reference and a
 numpy evaluator compiled once (``sympy.lambdify(args, expr, "numpy", cse=True)``, fixed argument order).
 
 A :class:`Result` reads as ``lhs <relation> expr``, e.g. ``gen <= 2B/sqrt(N) + ...``. Call it with keyword
@@ -54,7 +54,7 @@ class Result:
     """A bound, identity or derived quantity: ``lhs relation expr(args)``.
 
     ``args`` fixes the argument order of the compiled evaluator; every free symbol of ``expr`` is in it.
-    ``derived_from`` names the result a derived quantity came from (``None`` for THEORY's results).
+    ``derived_from`` names the result a derived quantity came from (``None`` for the theory's results).
     """
 
     id: str

@@ -1,4 +1,4 @@
-"""The sympy symbols of THEORY.md, defined once with their assumptions, and how each is typeset.
+"""The sympy symbols of docs/theory.md, defined once with their assumptions, and how each is typeset.
 
 A symbol's *name* is what a user types on the command line (``lrkd bounds --eval G2 p=1e6 N=1e4 ...``):
 plain identifiers. Its LaTeX rendering comes from :data:`LATEX_NAMES` (passed to ``sympy.latex``).
@@ -22,7 +22,7 @@ r = sp.Symbol("r", **_pos)                  # rank
 B = sp.Symbol("B", **_pos)                  # loss range (nats)
 p = sp.Symbol("p", **_pos)                  # trainable parameter count p(r)
 N = sp.Symbol("N", **_pos)                  # number of i.i.d. samples
-C_G = sp.Symbol("C_G", **_pos)              # unknown constant of the seed's rate
+C_G = sp.Symbol("C_G", **_pos)              # unknown constant of the paper's claimed rate
 rho = sp.Symbol("rho", **_pos)              # Lipschitz constant of the loss in theta
 R = sp.Symbol("R", **_pos)                  # radius of the parameter ball
 delta = sp.Symbol("delta", **_pos)          # failure probability

@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 
 SCHEMA = "lrkd-result/1"
@@ -30,12 +29,25 @@ def _canonical(obj) -> str:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), allow_nan=False)
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
+def atomic_write(path: Path, data) -> None:
+    """Write ``data`` (bytes, or a callable ``writer(tmp_path)``) to ``path`` atomically: a unique temporary
+    file in the same folder, created with mode 0666 so the umask applies (``mkstemp``'s 0600 would hide
+    shared results from other users), synced, then moved into place with ``os.replace``."""
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    while True:
+        tmp = path.parent / f".{path.name}.{os.urandom(6).hex()}.tmp"
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+            break
+        except FileExistsError:
+            continue
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+            if callable(data):
+                data(str(tmp))
+            else:
+                fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -79,9 +91,9 @@ class ResultStore:
         if arrays:
             from safetensors.numpy import save
             blob = save({k: _to_numpy(v) for k, v in arrays.items()})
-            _atomic_write(self._arrays_path(key), blob)
+            atomic_write(self._arrays_path(key), blob)
             wrapper["arrays"] = {"file": self._arrays_path(key).name, "sha256": hashlib.sha256(blob).hexdigest()}
-        _atomic_write(path, _canonical(wrapper).encode())
+        atomic_write(path, _canonical(wrapper).encode())
         return path
 
     def _load_wrapper(self, key: str):

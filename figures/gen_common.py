@@ -2,7 +2,10 @@
 
 G1: :math:`\\mathrm{gen} \\le C_G\\,p(r)/\\sqrt N` with :math:`C_G = \\exp\\operatorname{median}\\log(\\mathrm{gap}\\sqrt N/p)`
 over the track's runs with a positive gap (a fitted constant, labelled so). G2, G3 from :mod:`bounds.tightness`
-(which evaluates :mod:`bounds.catalog`).
+(which evaluates :mod:`bounds.catalog`). The fitted law :math:`C r^a N^b` (kind ``fitlaw``) is drawn as a wide
+translucent line beneath G1, so that when the two coincide (the transformer track's b is close to -1/2) G1 still
+shows. On the synthetic track, vs N, the interpolation threshold N = d is marked: exact least squares on d inputs
+has a gap that diverges as N approaches d, which is why the smallest N sits far above the rest.
 """
 from __future__ import annotations
 
@@ -61,7 +64,7 @@ def compute(runs: pd.DataFrame, report: dict | None, vary: str, fix: str) -> pd.
             y = np.exp(fit["log_prefactor"]) * r ** a["exponent"] * n ** b["exponent"]
             out.append(style.rows(track, f"fit r^{a['exponent']:.2f} [{a['ci'][0]:.2f},{a['ci'][1]:.2f}] "
                                          f"N^{b['exponent']:.2f} [{b['ci'][0]:.2f},{b['ci'][1]:.2f}] (fitted)",
-                                  "fitted", xs, y, color_=2))
+                                  "fitlaw", xs, y, color_=2))
         if not pts.empty and pts["g2_bound"].notna().any():
             g2 = pts.groupby(vary)["g2_bound"].median().reset_index()
             out.append(style.rows(track, "G2 bound on smoothed gap (explicit)", "theory", g2[vary], g2["g2_bound"], color_=-1))
@@ -72,10 +75,15 @@ def compute(runs: pd.DataFrame, report: dict | None, vary: str, fix: str) -> pd.
         if "loss_range_B" in sel and sel["loss_range_B"].notna().any():
             out.append(style.rows(track, f"loss range B = {sel['loss_range_B'].median():.2f} (vacuous above)",
                                   "ceiling", [xs.min()], [sel["loss_range_B"].median()]))
+        if track == "synthetic" and vary == "samples" and "d" in sel and sel["d"].nunique() == 1:
+            d = float(sel["d"].iloc[0])
+            if xs.min() / 2 <= d <= 2 * xs.min():  # least squares on d inputs: the gap diverges as N -> d
+                out.append(style.rows(track, f"N = d = {d:g}: interpolation threshold (gap → ∞ as N → d)",
+                                      "ceiling", [d, d], [1.0, 1.0]))
     if not out:
         return pd.DataFrame(columns=style.COLUMNS)
     df = pd.concat(out, ignore_index=True)
-    # log-log axes: a non-positive gap cannot be drawn; the CSV keeps only what is drawn
-    df = df[(df["y"] > 0) | (df["kind"] == "note")]
-    df = df.assign(lo=np.where(df["lo"] > 0, df["lo"], df["y"]))
+    # log-log axes: a measured mean or band <= 0 is kept; the plot cuts it at the axis bottom and marks the cut
+    # (figures.style); any other non-positive value cannot be drawn and is dropped
+    df = df[(df["y"] > 0) | df["kind"].isin(["note", "measured"])]
     return style.finite_rows(df)

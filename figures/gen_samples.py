@@ -1,7 +1,7 @@
 """Figure 3 — generalization gap vs sample size N at fixed rank r (log-log), one panel per track.
 
 Same overlays as figure 2 (G1 with a fitted constant, the fitted law with CIs, explicit G2 and G3 where
-measurable, the loss range B dashed); the seed's N^{-1/2} and the well-specified fast rate N^{-1} differ by
+measurable, the loss range B dashed); the paper's claimed N^{-1/2} and the well-specified fast rate N^{-1} differ by
 a factor √N, which this figure makes visible.
 """
 from __future__ import annotations

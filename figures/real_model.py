@@ -4,7 +4,9 @@ Panels (long frame in :mod:`figures.style`'s grammar):
 
 - ``spectra``: singular values :math:`\\sigma_k` of the swept matrices (log-log), each with its fitted power
   law :math:`\\sigma_k^2 = s k^{-2\\alpha}` over the fitted span (labelled "fitted", alpha with its CI), and the
-  recommended ranks of R3 (fast rate, C = 1, at the largest swept N) and Gavish-Donoho marked (dashed);
+  recommended ranks of R3 (fast rate, C = 1, at the largest swept N) and Gavish-Donoho marked (dashed and
+  dotted, in the matrix's colour); the overshoot of the fit at the first k is quoted in the title (the spectra are
+  not power laws);
 - ``gap_N`` / ``gap_r``: generalization gap (held-out minus train clone MSE) of the free rank-r ERM student
   vs N and vs r (seed mean, band = min..max over seeds; each seed has its own train/held-out split of the
   text, so the band includes the split's offset, and a band whose minimum is <= 0 runs off the log axis), with
@@ -14,7 +16,10 @@ Panels (long frame in :mod:`figures.style`'s grammar):
 - ``mse``: held-out clone MSE vs r at the largest N for the free and LRC students, with the PCA floor
   (Eckart-Young on the held-out outputs, explicit);
 - ``mi``: Gaussian MI estimate between noisy teacher output and student activation vs r, with I1 (lower
-  bound, KL entropy), I3 (PCA, Gaussian entropy) and the I2 cap, all from ``bounds.catalog``.
+  bound, KL entropy), I3 (PCA, Gaussian entropy) and the I2 cap, all from ``bounds.catalog``;
+- ``about``: a text cell saying which matrix each panel shows and how to read fits, bands and legends.
+
+The gap, MSE and MI panels name their matrix in their titles.
 """
 from __future__ import annotations
 
@@ -26,7 +31,7 @@ from figures import style
 
 PANELS = {
     "spectra": dict(xlabel="index k", ylabel="singular value σ_k", logx=True, logy=True,
-                    title="MiniLM weight spectra", vertical_ceilings=True),
+                    title="MiniLM weight spectra"),
     "gap_N": dict(xlabel="training tokens N", ylabel="gen. gap (clone MSE, held-out − train)", logx=True, logy=True,
                   title="gap vs N (free rank-r ERM)"),
     "gap_r": dict(xlabel="rank r", ylabel="gen. gap (clone MSE, held-out − train)", logx=True, logy=True,
@@ -34,6 +39,7 @@ PANELS = {
     "mse": dict(xlabel="rank r", ylabel="held-out clone MSE (per token vector)", logx=True, logy=True,
                 title="clone MSE vs r at the largest N"),
     "mi": dict(xlabel="rank r", ylabel="MI (nats)", logx=True, title="teacher–student MI vs r"),
+    "about": dict(xlabel="", ylabel="", title="how to read this figure", text=True),
 }
 
 
@@ -60,23 +66,32 @@ def compute(sweep: pd.DataFrame | None = None, spectra: pd.DataFrame | None = No
         fits = spec_mod.spectral_fits(spectra, fit_cfg)
     if ranks is None:
         ranks = spec_mod.rank_table(spectra, sample_sizes=(n_max,), config=fit_cfg)
-    out = []
+    out, overshoot = [], []
     for i, name in enumerate(names):
         s = spectra[spectra["name"] == name].sort_values("k")
         out.append(style.rows("spectra", f"{short_matrix_name(name)} σ_k", "measured", s["k"], s["sigma"], color_=i))
         f = fits[fits["name"] == name].iloc[0]
         k = np.arange(int(f["k_lo"]), int(f["k_hi"]) + 1)
         short = short_matrix_name(name)
-        label = f"{short} power law α={f['alpha']:.2f} [{f['alpha_lo']:.2f}, {f['alpha_hi']:.2f}] (fitted)"
-        out.append(style.rows("spectra", label, "fitted", k, np.exp(0.5 * f["log_s"]) * k ** (-f["alpha"]), color_=i))
+        label = (f"{short} power law over k = {k[0]}..{k[-1]}, α={f['alpha']:.2f} [{f['alpha_lo']:.2f}, "
+                 f"{f['alpha_hi']:.2f}] (fitted)")
+        law = np.exp(0.5 * f["log_s"]) * k ** (-f["alpha"])
+        out.append(style.rows("spectra", label, "fitted", k, law, color_=i))
+        first = s[s["k"] == k[0]]["sigma"]
+        if len(first) and first.iloc[0] > 0 and not 1 / 1.5 < law[0] / first.iloc[0] < 1.5:
+            overshoot.append(f"×{law[0] / first.iloc[0]:.3g} ({short})")
         if i == 0:
             rk = ranks[(ranks["name"] == name) & (ranks["N"] == ranks["N"].max())].set_index("method")["rank"]
-            for method in ("R3/fast", "gavish-donoho/unknown-sigma"):
+            for method, what in (("R3/fast", "R3 rank (fast rate, C = 1)"),
+                                 ("gavish-donoho/unknown-sigma", "Gavish–Donoho rank (σ unknown)")):
                 if method in rk.index and rk[method] > 0:
                     r = int(rk[method])
                     y = float(s["sigma"].iloc[r - 1])
-                    out.append(style.rows("spectra", f"{short} {method} r={r} (N={ranks['N'].max()})", "ceiling",
-                                          [r, r], [y, y]))
+                    out.append(style.rows("spectra", f"{short} {what}: r={r} (N={ranks['N'].max()})", "ceiling",
+                                          [r, r], [y, y], color_=i))
+    if overshoot:
+        out.append(style.rows("spectra", "fits over all k overshoot σ at the first k " + ", ".join(overshoot),
+                              "note", [np.nan], [np.nan]))
 
     free = sweep[(sweep["student"] == "free") & (sweep["matrix"] == names[0])]
     G1 = catalog.get("G1")
@@ -105,6 +120,21 @@ def compute(sweep: pd.DataFrame | None = None, spectra: pd.DataFrame | None = No
                               G1(C_G=c_g, p=g["params"].to_numpy(float), N=float(n)), color_=j))
     if note:
         out.append(style.rows("gap_N", note, "note", [np.nan], [np.nan]))
+    first = short_matrix_name(names[0])
+    for panel in ("gap_N", "gap_r", "mse", "mi"):
+        out.append(style.rows(panel, f"matrix {first}", "note", [np.nan], [np.nan]))
+    about = [
+        f"Teacher matrices: {', '.join(short_matrix_name(n) for n in names)} (L = layer) of all-MiniLM-L6-v2; "
+        f"the gap, clone-MSE and MI panels use {first}. N counts training tokens.",
+        "Spectra: the power laws are fitted over every singular value, as R1 and `lrkd rank` use them. Where a "
+        "spectrum is not a power law (MiniLM's local slopes steepen along k) the fitted line misses the largest "
+        "singular values (the title quotes by how much) and the fitted alpha depends on the range.",
+        "Bands span the seeds (each seed its own train/held-out split of the text). On a log axis a band (or a "
+        "seed mean) at or below 0 is cut at the bottom and marked by a triangle.",
+        "Families of curves (G1, G2 per r or per N) share one grey legend entry and take their series' colour.",
+    ]
+    for text in about:
+        out.append(style.rows("about", text, "note", [np.nan], [np.nan]))
 
     top = sweep[(sweep["matrix"] == names[0])]
     for j, student in enumerate(("free", "lrc")):

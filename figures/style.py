@@ -2,7 +2,14 @@
 
 - theory with an explicit constant: a solid black-ish line (``theory_line``);
 - a rate whose constant was *fitted*: a dash-dot line, labelled "... (fitted)" (``fitted_line``);
-- ceilings and floors (caps, vacuity lines): dashed grey (``ceiling_line``);
+- a law whose exponents *and* constant were fitted (``r^a N^b``, ``C T^s``): a wide translucent line under the
+  rest, labelled "... (fitted)" (``fitted_law_line``), so a theory rate that coincides with it stays visible;
+- a family of curves (one per rank, say) shares one legend entry drawn in grey, "..., coloured by series";
+- ceilings and floors (caps, vacuity lines, marked ranks): dashed grey (``ceiling_line``); a second and third
+  ceiling in one panel are dotted and dash-dot-dotted, so no two look alike;
+- on a log axis a seed band (or a seed mean) at 0 or below is cut at the axis bottom and each cut is marked
+  with a triangle (legend entry "<= 0 ...: cut at the axis bottom"), never dropped silently;
+- log x axes with few distinct measured values are ticked at exactly those values (so r = 16, N = 32 show);
 - measurements: markers at the seed mean with a shaded band over seeds (``measured``);
 - raw traces faint, in their series' colour, with one legend entry per panel.
 
@@ -17,6 +24,7 @@ matplotlib.use("Agg", force=False)
 
 import matplotlib.pyplot as plt  # noqa: E402
 import math  # noqa: E402
+import re  # noqa: E402
 
 import numpy as np  # noqa: E402
 
@@ -32,6 +40,8 @@ GID_THEORY = "theory"
 GID_FITTED = "fitted"
 GID_CEILING = "ceiling"
 GID_RAW = "raw"
+#: gid of the triangles marking where a seed band (or mean) at or below 0 was cut at a log axis' bottom
+GID_CLIPPED = "clipped"
 
 
 def color(i: int) -> str:
@@ -63,6 +73,16 @@ def theory_line(ax, x, y, *, label: str, color_: str = THEORY_COLOR, ls: str = "
     return line
 
 
+def fitted_law_line(ax, x, y, *, label: str, color_: str = FITTED_COLOR):
+    """A law whose exponents and constant were both fitted: a wide translucent line beneath the other curves
+    (a theory line on top of it stays visible); the label always ends in "(fitted)"."""
+    if "fitted" not in label:
+        label = f"{label} (fitted)"
+    (line,) = ax.plot(x, y, ls="-", lw=5.0, alpha=0.35, solid_capstyle="butt", color=color_, label=label,
+                      gid=GID_FITTED, zorder=1.5)
+    return line
+
+
 def fitted_line(ax, x, y, *, label: str, color_: str = FITTED_COLOR):
     """A rate with a fitted constant: dash-dot, and the label always ends in "(fitted)"."""
     if "fitted" not in label:
@@ -71,11 +91,15 @@ def fitted_line(ax, x, y, *, label: str, color_: str = FITTED_COLOR):
     return line
 
 
-def ceiling_line(ax, y=None, x=None, *, label: str):
-    """A cap or floor (horizontal at ``y``) or a vertical marker at ``x``: dashed grey."""
+#: line styles of the first, second, third ... ceiling series in one panel
+CEILING_STYLES = ("--", ":", (0, (6, 2, 1, 2, 1, 2)), (0, (1, 4)))
+
+
+def ceiling_line(ax, y=None, x=None, *, label: str, ls="--", color_: str = CEILING_COLOR):
+    """A cap or floor (horizontal at ``y``) or a vertical marker at ``x``: dashed grey by default."""
     if y is not None:
-        return ax.axhline(y, ls="--", lw=1.1, color=CEILING_COLOR, label=label, gid=GID_CEILING)
-    return ax.axvline(x, ls="--", lw=1.1, color=CEILING_COLOR, label=label, gid=GID_CEILING)
+        return ax.axhline(y, ls=ls, lw=1.1, color=color_, label=label, gid=GID_CEILING)
+    return ax.axvline(x, ls=ls, lw=1.1, color=color_, label=label, gid=GID_CEILING)
 
 
 #: at most this many legend entries go inside the axes; more go underneath (gid GID_LEGEND_BELOW)
@@ -90,6 +114,7 @@ def label_axes(ax, xlabel: str, ylabel: str, *, title: str | None = None, logx=F
     if logx:
         ax.set_xscale("log")
         _plain_log_ticks(ax.xaxis, ax.get_xlim())
+        _data_ticks(ax)
     if logy:
         ax.set_yscale("log")
         _plain_log_ticks(ax.yaxis, ax.get_ylim())
@@ -124,9 +149,27 @@ def _plain_log_ticks(axis, lim) -> None:
     axis.set_minor_formatter(ticker.FuncFormatter(minor) if keep else ticker.NullFormatter())
 
 
+#: at most this many distinct measured x values on a log x axis are ticked exactly at the data
+DATA_TICKS_MAX = 8
+
+
+def _data_ticks(ax) -> None:
+    """Tick a log x axis at the measured x values when there are few of them: the ends (r = 16, N = 32) get a
+    label, which decade-based ticks leave out."""
+    from matplotlib import ticker
+
+    xs = sorted({float(v) for line in ax.get_lines() if line.get_gid() in (GID_MEASURED, GID_CLIPPED)
+                 for v in np.asarray(line.get_xdata(), float) if np.isfinite(v) and v > 0})
+    if 2 <= len(xs) <= DATA_TICKS_MAX:
+        ax.xaxis.set_major_locator(ticker.FixedLocator(xs))
+        ax.xaxis.set_minor_locator(ticker.NullLocator())
+        ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+
+
 def count_curves(fig, gid: str) -> int:
-    """Number of Line2D artists with ``gid`` over all axes of ``fig`` (used by the tests)."""
-    return sum(1 for ax in fig.axes for line in ax.get_lines() if line.get_gid() == gid)
+    """Number of Line2D artists with ``gid`` and data over all axes of ``fig`` (used by the tests; empty legend
+    proxies are not curves)."""
+    return sum(1 for ax in fig.axes for line in ax.get_lines() if line.get_gid() == gid and len(line.get_xdata()))
 
 
 def fmt_ci(value: float, lo: float, hi: float) -> str:
@@ -137,7 +180,7 @@ def fmt_ci(value: float, lo: float, hi: float) -> str:
 # ------------------------------------------------------------------------------------------- long frames
 #: columns of every figure's data frame (one row per drawn point)
 COLUMNS = ["panel", "series", "kind", "x", "y", "lo", "hi", "color"]
-KINDS = ("measured", "raw", "theory", "fitted", "ceiling", "note")
+KINDS = ("measured", "raw", "theory", "fitted", "fitlaw", "ceiling", "note")
 
 
 def rows(panel: str, series: str, kind: str, x, y, lo=None, hi=None, color_: int | None = None):
@@ -157,50 +200,134 @@ def rows(panel: str, series: str, kind: str, x, y, lo=None, hi=None, color_: int
                          "color": int(color_)})
 
 
+#: attribute naming the family legend entry a curve drawn without its own entry belongs to
+FAMILY_ATTR = "lrkd_family"
+
+
+_FAMILY_SEP = re.compile(r"(?<!\|)\|(?!\|)")  # a lone "|" ("||x||" is a norm, not a separator)
+
+
+def family_of(series: str) -> str | None:
+    """The family (legend text) of a series named ``"legend text|detail"``; None for a plain series."""
+    parts = _FAMILY_SEP.split(series, maxsplit=1)
+    return parts[0] if len(parts) == 2 else None
+
+
+def _draw_series(ax, kind: str, s, label: str, col: int, ls_ceiling):
+    """Draw one series of a long frame by its kind; returns the artist."""
+    c = color(col) if col >= 0 else None
+    if kind == "measured":
+        return measured(ax, s["x"], s["y"], s["lo"], s["hi"], label=label, i=max(col, 0))
+    if kind == "raw":
+        (line,) = ax.plot(s["x"], s["y"], lw=0.6, alpha=0.3, color=c, gid=GID_RAW, label=label)
+        return line
+    if kind == "theory":
+        return theory_line(ax, s["x"], s["y"], label=label, color_=c or THEORY_COLOR)
+    if kind == "fitted":
+        return fitted_line(ax, s["x"], s["y"], label=label, color_=c or FITTED_COLOR)
+    if kind == "fitlaw":
+        return fitted_law_line(ax, s["x"], s["y"], label=label, color_=c or FITTED_COLOR)
+    if kind == "ceiling":
+        if s["x"].nunique() == 1 and len(s) == 2:  # two rows at one x: a vertical marker
+            return ceiling_line(ax, x=float(s["x"].iloc[0]), label=label, ls=ls_ceiling, color_=c or CEILING_COLOR)
+        if len(s) == 1:
+            return ceiling_line(ax, y=float(s["y"].iloc[0]), label=label, ls=ls_ceiling, color_=c or CEILING_COLOR)
+        (line,) = ax.plot(s["x"], s["y"], ls=ls_ceiling, lw=1.0, color=c or CEILING_COLOR, label=label,
+                          gid=GID_CEILING)
+        return line
+    raise ValueError(kind)
+
+
+def _legend_proxy(ax, kind: str, label: str, ls_ceiling) -> None:
+    """One grey legend entry (a line without data) standing for a family of curves drawn in their series'
+    colours."""
+    import pandas as pd
+
+    empty = {"x": pd.Series([], dtype=float), "y": pd.Series([], dtype=float)}
+    empty.update(lo=empty["y"], hi=empty["y"])
+    artist = _draw_series(ax, kind, empty, label, -1, ls_ceiling)
+    artist.set_color("#555555")
+
+
+def _cut_at_floor(ax, sub, logy: bool):
+    """On a log y axis, measured values at or below 0 cannot be drawn: a seed band reaching <= 0 is cut at a
+    floor below every positive value drawn, a seed mean <= 0 is left out of its line, and each such x is marked
+    by a downward triangle at the floor in the series' colour. Returns the frame to draw and the floor (0 when
+    nothing was cut)."""
+    if not logy:
+        return sub, 0.0
+    meas = sub["kind"] == "measured"
+    low = meas & ((sub["lo"] <= 0) | (sub["y"] <= 0))
+    if not low.any():
+        return sub, 0.0
+    vals = sub.loc[sub["kind"] != "note", ["y", "lo", "hi"]].to_numpy(float).ravel()
+    vals = vals[np.isfinite(vals) & (vals > 0)]
+    floor = float(vals.min()) / 2.0 if len(vals) else 1e-3
+    first = True
+    for col, g in sub[low].groupby("color"):
+        ax.plot(g["x"], np.full(len(g), floor), ls="none", marker="v", ms=6, color=color(int(col)),
+                gid=GID_CLIPPED, label="≤ 0 (a seed, or the mean): cut at the axis bottom" if first else None)
+        first = False
+    sub = sub[~(meas & (sub["y"] <= 0))].copy()
+    sub.loc[(sub["kind"] == "measured") & (sub["lo"] <= 0), "lo"] = floor
+    return sub, floor
+
+
 def draw_long(df, panels: dict, ncols: int | None = None, suptitle: str | None = None):
     """Draw a long frame: one axes per entry of ``panels`` (panel -> dict(xlabel, ylabel, logx, logy, title,
     raw_label: the legend text of the faint traces, default "per-step values (faint)")),
     each series by its kind (measured: markers + band; raw: faint line; theory: solid; fitted: dash-dot;
-    ceiling: dashed). Series whose kind is ``note`` are written as text in the panel's corner."""
+    fitlaw: wide translucent; ceiling: dashed, then dotted, ...). Series whose kind is ``note`` are written as
+    text in the panel's title. A series named ``"legend text|detail"`` belongs to a family with one grey
+    legend entry. A panel whose spec has ``text=True`` shows its notes as a block of text (no axes); a spec's
+    ``raw_label`` names the faint traces in the legend."""
+    import textwrap
+
     names = [p for p in panels if p in set(df["panel"])] or list(panels)[:1]
     ncols = ncols or len(names)
     nrows = int(math.ceil(len(names) / ncols))
     fig, axes = new_figure(ncols=ncols, nrows=nrows)
     for ax, name in zip(axes, names):
         spec = panels[name]
-        sub = df[df["panel"] == name]
-        notes, shown = [], set()
+        sub = df[df["panel"] == name].copy()
+        if spec.get("text"):
+            ax.set_axis_off()
+            body = [textwrap.fill(t, 60) for t in sub.loc[sub["kind"] == "note", "series"]]
+            ax.set_title(spec.get("title", ""), loc="left")
+            ax.text(0.0, 1.0, "\n\n".join(body), transform=ax.transAxes, va="top", ha="left", fontsize=8)
+            continue
+        sub, floor = _cut_at_floor(ax, sub, spec.get("logy", False))
+        notes, shown, n_ceiling = [], {}, 0
         for (series, kind), s in sub.groupby(["series", "kind"], sort=False):
-            if "|" in series:  # "legend text|detail": one legend entry for a family of curves
-                head = series.split("|")[0]
-                series = head if head not in shown else "_" + head
-                shown.add(head)
+            if kind == "note":
+                notes.append(series)
+                continue
+            head = family_of(series)
+            if kind == "ceiling" and (head is None or head not in shown):
+                n_ceiling += 1
+            ls_ceiling = CEILING_STYLES[(n_ceiling - 1) % len(CEILING_STYLES)] if kind == "ceiling" else None
+            if head is not None and head not in shown:
+                shown[head] = ls_ceiling
+                colours = sub.loc[sub["series"].map(family_of) == head, "color"].unique()
+                legend = head if len(colours) <= 1 else f"{head}, coloured by series"
+                _legend_proxy(ax, kind, legend, ls_ceiling)
+            elif head is not None:
+                ls_ceiling = shown[head]
             s = s.sort_values("x")
             col = int(s["color"].iloc[0])
-            c = color(col) if col >= 0 else None
-            if kind == "measured":
-                measured(ax, s["x"], s["y"], s["lo"], s["hi"], label=series, i=col)
-            elif kind == "raw":  # one legend entry per panel for all faint traces
-                ax.plot(s["x"], s["y"], lw=0.6, alpha=0.3, color=c, gid=GID_RAW,
-                        label=None if "raw" in shown else spec.get("raw_label", "per-step values (faint)"))
-                shown.add("raw")
-            elif kind == "theory":
-                theory_line(ax, s["x"], s["y"], label=series, color_=c or THEORY_COLOR)
-            elif kind == "fitted":
-                fitted_line(ax, s["x"], s["y"], label=series, color_=c or FITTED_COLOR)
-            elif kind == "ceiling":
-                if s["x"].nunique() <= 1 and len(s) <= 2 and spec.get("vertical_ceilings"):
-                    ceiling_line(ax, x=float(s["x"].iloc[0]), label=series)
-                elif len(s) == 1:
-                    ceiling_line(ax, y=float(s["y"].iloc[0]), label=series)
-                else:
-                    (ln,) = ax.plot(s["x"], s["y"], ls="--", lw=1.0, color=c or CEILING_COLOR, label=series,
-                                    gid=GID_CEILING)
-            elif kind == "note":
-                notes.append(series)
+            if kind == "raw":  # one legend entry per panel for all faint traces
+                label = "_raw" if "raw" in shown else spec.get("raw_label", "per-step values (faint)")
+                shown["raw"] = None
+            else:
+                label = f"_{head}" if head is not None else series
+            artist = _draw_series(ax, kind, s, label, col, ls_ceiling)
+            if head is not None:
+                setattr(artist, FAMILY_ATTR, head)
         title = "\n".join([t for t in (spec.get("title"), *notes) if t]) or None
         label_axes(ax, spec["xlabel"], spec["ylabel"], title=title, logx=spec.get("logx", False),
                    logy=spec.get("logy", False))
+        if floor:
+            ax.set_ylim(bottom=floor / 1.4)
         if not len(sub):
             ax.text(0.5, 0.5, spec.get("empty", "no data"), transform=ax.transAxes, ha="center", va="center")
     for ax in axes[len(names):]:

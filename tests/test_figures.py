@@ -44,7 +44,16 @@ def test_convergence_draws_measured_bound_and_fitted(tables):
     assert set(df.columns) >= set(style.COLUMNS) and np.isfinite(df[["x", "y", "lo", "hi"]]).all().all()
     ranks = t.runs.loc[t.runs["experiment"] == "conv", "rank"].nunique()
     k = _kinds(df)
-    assert k["measured"] == ranks and k["theory"] == ranks and k["fitted"] == 1
+    assert k["measured"] == ranks and k["theory"] == ranks and k["fitted"] == 1 and k["fitlaw"] == 1
+    # the fitted law follows the report's fitted slope over the report's span (not the claim's -1/2)
+    fit = next(f for f in rep["claims"]["C"]["fits"] if f["track"] == df["panel"].iloc[0])
+    law = df[df["kind"] == "fitlaw"].sort_values("x")
+    slope = np.polyfit(np.log(law["x"]), np.log(law["y"]), 1)[0]
+    assert slope == pytest.approx(fit["exponent"], abs=1e-9)
+    assert (law["x"].min(), law["x"].max()) == pytest.approx(tuple(fit["span"]))
+    ref = df[df["kind"] == "fitted"].sort_values("x")
+    assert np.polyfit(np.log(ref["x"]), np.log(ref["y"]), 1)[0] == pytest.approx(-0.5)
+    assert "reference" in ref["series"].iloc[0]
     # the plotted C1 line is 2 Delta/(eta T) + beta eta sigma^2 (Ghadimi & Lan, typed here as the oracle) at each
     # run's measured constants, median over seeds, at every logged step T >= 1
     conv = t.runs[t.runs["experiment"] == "conv"]
@@ -55,7 +64,7 @@ def test_convergence_draws_measured_bound_and_fitted(tables):
     fig = convergence.plot(df)
     assert style.count_curves(fig, style.GID_MEASURED) == ranks
     assert style.count_curves(fig, style.GID_THEORY) == ranks
-    assert style.count_curves(fig, style.GID_FITTED) == 1
+    assert style.count_curves(fig, style.GID_FITTED) == 2  # the C/sqrt(T) reference and the fitted law
     labels = [ln.get_label() for ax in fig.axes for ln in ax.get_lines() if ln.get_gid() == style.GID_FITTED]
     assert all("fitted" in lb for lb in labels)
     assert "nats" in fig.axes[0].get_ylabel()
@@ -68,7 +77,7 @@ def test_generalization_figures(tables, module, vary):
     assert np.isfinite(df[["x", "y", "lo", "hi"]]).all().all()
     k = _kinds(df, "synthetic")
     # measured gap, G1 with a fitted constant, the fitted law; G2 and G3 explicit; the loss range B
-    assert k == {"measured": 1, "fitted": 2, "theory": 2, "ceiling": 1}
+    assert k == {"measured": 1, "fitted": 1, "fitlaw": 1, "theory": 2, "ceiling": 1}
     meas = df[(df["kind"] == "measured")]
     gen = t.runs[t.runs["experiment"] == "gen"]
     fixed = "samples" if vary == "rank" else "rank"
