@@ -1,0 +1,123 @@
+"""`lrkd rank --calibrate RUNS`: the recommended rank from pilot runs, through the one surface fit.
+
+Pilot runs (a ``lrkd repro`` results folder or a CSV in the ``lrkd tightness`` format, read by
+:func:`bounds.tightness.load_path`) are fitted by :func:`bounds.surface.fit_surface`,
+
+.. math:: L(r, N) = E + A\\,\\mathrm{tail}(r) + C\\,p(r)^a N^{-b},
+
+(Huber on log-loss, multi-start L-BFGS-B, cluster bootstrap over (track, seed, samples) datasets; INFERENCE.md
+§6). The answer is the discrete :math:`r^*(N) = \\arg\\min_r L(r, N)` over the integer ranks 1..r_max with its
+bootstrap interval, the curve :math:`r^*(N)` over N, and the validated extrapolation of
+:func:`bounds.surface.extrapolate` (fit on all but the largest pilot N, predicted vs measured loss and r* there;
+INFERENCE §4). A pilot that cannot identify the constants (:func:`bounds.surface.identifiability`: fewer than 3
+sample sizes or 4 ranks, no interior optimum) is refused with the reason and the runs to add.
+
+With a measured tail (a spectrum's :math:`\\sum_{k>r}\\sigma_k^2`) the constant A absorbs the spectrum's scale,
+so multiplying the spectrum by any factor leaves r* unchanged. N is in the unit of the runs' ``samples``
+column (sequences for ``lrkd repro``'s synthetic and transformer tracks).
+
+Rows used: ``status == "ok"`` with finite losses, one track (``--track`` when the runs hold several), and
+runs of one kind only (``experiment == "gen"`` when the column exists; INFERENCE §2: never pooled).
+"""
+from __future__ import annotations
+
+import math
+
+from bounds.cliutil import UsageError
+
+
+def load_runs(path, track: str | None = None):
+    """The pilot runs of one track (a DataFrame); :class:`UsageError` on empty, negative or non-finite input."""
+    import numpy as np
+
+    from bounds.tightness import load_path
+
+    runs = load_path(path).runs
+    if runs.empty:
+        raise UsageError(f"--calibrate {path}: no runs")
+    for col in ("rank", "samples"):
+        vals = runs[col].to_numpy(float)
+        if not np.all(np.isfinite(vals)) or np.any(vals < 1) or np.any(vals != np.round(vals)):
+            bad = runs[col][~(np.isfinite(vals) & (vals >= 1) & (vals == np.round(vals)))].iloc[0]
+            raise UsageError(f"--calibrate {path}: column {col!r} must hold positive integers, got {bad!r}")
+    if "experiment" in runs.columns and (runs["experiment"] == "gen").any():
+        runs = runs[runs["experiment"] == "gen"]
+    ok = runs[(runs["status"] == "ok") & np.isfinite(runs["test_loss"].to_numpy(float))]
+    if ok.empty:
+        raise UsageError(f"--calibrate {path}: no finished run with a finite test_loss")
+    if (ok["test_loss"] <= 0).any():
+        raise UsageError(f"--calibrate {path}: test_loss must be positive (the fit is on log-loss)")
+    tracks = sorted(ok["track"].astype(str).unique())
+    if track is None:
+        if len(tracks) > 1:
+            raise UsageError(f"--calibrate {path}: the runs hold tracks {', '.join(tracks)}; choose one with --track")
+        track = tracks[0]
+    if track not in tracks:
+        raise UsageError(f"--track {track}: not in the runs (tracks: {', '.join(tracks)})")
+    return ok[ok["track"].astype(str) == track].reset_index(drop=True)
+
+
+def rank_grid(r_max: int, dense_to: int = 4096, points: int = 2000):
+    """Integer ranks for the argmin: every rank up to ``dense_to``, log-spaced beyond (up to r_max)."""
+    import numpy as np
+
+    dense = np.arange(1, min(r_max, dense_to) + 1)
+    if r_max <= dense_to:
+        return dense
+    sparse = np.unique(np.round(np.geomspace(dense_to, r_max, points)).astype(int))
+    return np.union1d(dense, sparse)
+
+
+def calibrate(path, *, N: float, track: str | None = None, ranks_max: int, params_per_rank: float | None = None,
+              tail=None, n_boot: int = 400, seed: int = 0, level: float = 0.95, curve_points: int = 12) -> dict:
+    """Fit the surface on the pilot runs and answer at N (see the module docstring); a refusal is
+    ``{"ok": False, "reason", "advice"}``."""
+    import numpy as np
+
+    from bounds import surface
+
+    runs = load_runs(path, track)
+    info = {"path": str(path), "track": str(runs["track"].iloc[0]), "n_runs": int(len(runs)),
+            "samples_span": f"{int(runs['samples'].min())}..{int(runs['samples'].max())}",
+            "pilot_samples": sorted(int(x) for x in runs["samples"].unique()),
+            "pilot_ranks": sorted(int(x) for x in runs["rank"].unique()), "N": float(N)}
+    ok, reason, advice = surface.identifiability(runs)
+    if not ok:
+        return {**info, "ok": False, "reason": reason, "advice": advice}
+    kw = {"n_boot": n_boot, "seed": seed}
+    if tail is not None:
+        kw["tail"] = tail
+    if params_per_rank is not None:
+        kw["params_of_rank"] = lambda r: params_per_rank * np.asarray(r, dtype=float)
+    fit = surface.fit_surface(runs, **kw)
+    if not fit.identifiable:
+        return {**info, "ok": False, "reason": fit.reason, "advice": advice}
+    ranks = rank_grid(int(min(ranks_max, 10**7)))
+    rstar = int(fit.rstar(N, ranks))
+    lo, hi = fit.rstar_interval(N, ranks, level)
+    n_lo = min(info["pilot_samples"])
+    grid_n = np.unique(np.geomspace(n_lo, max(N, max(info["pilot_samples"])), curve_points))
+    curve = []
+    for n in grid_n:
+        c_lo, c_hi = fit.rstar_interval(float(n), ranks, level)
+        curve.append({"samples": float(n), "rstar": int(fit.rstar(float(n), ranks)), "lo": c_lo, "hi": c_hi})
+    try:
+        extra = surface.extrapolate(runs, **kw)
+    except (ValueError, UsageError) as exc:
+        extra = {"ok": False, "reason": str(exc)}
+    gamma_ci = tuple(float(g) for g in fit.gamma_ci) if fit.gamma_ci is not None else None
+    return {**info, "ok": True, "params": {k: float(v) for k, v in fit.params.items()},
+            "ci": {k: [float(x) for x in v] for k, v in fit.ci.items()},
+            "gamma": float(fit.gamma) if fit.gamma is not None and math.isfinite(fit.gamma) else None,
+            "gamma_ci": gamma_ci, "level": level,
+            "headline": {"rank": rstar, "interval": [_int(lo), _int(hi)] if _finite(lo, hi) else None,
+                         "level": level},
+            "curve": curve, "extrapolation": extra, "fit": fit.to_dict()}
+
+
+def _finite(*xs) -> bool:
+    return all(x is not None and math.isfinite(float(x)) for x in xs)
+
+
+def _int(x) -> int:
+    return int(round(float(x)))
