@@ -68,28 +68,42 @@ def rank_grid(r_max: int, dense_to: int = 4096, points: int = 2000):
     return np.union1d(dense, sparse)
 
 
-def calibrate(path, *, N: float, track: str | None = None, ranks_max: int, params_per_rank: float | None = None,
-              tail=None, n_boot: int = 400, seed: int = 0, level: float = 0.95, curve_points: int = 12) -> dict:
-    """Fit the surface on the pilot runs and answer at N (see the module docstring); a refusal is
-    ``{"ok": False, "reason", "advice"}``."""
+def spectrum_tail(singular_values):
+    """:math:`r\mapsto\sum_{k>r}\sigma_k^2` (0 beyond the spectrum) as a callable for the surface fit."""
+    import numpy as np
+
+    from bounds.allocate import tail_energies
+
+    tails = tail_energies(singular_values)
+    return lambda r: tails[np.clip(np.asarray(r, dtype=int), 0, tails.size - 1)]
+
+
+def calibrate(path, *, N: float, track: str | None = None, ranks_max: int, tail=None, n_boot: int = 400,
+              seed: int = 0, level: float = 0.95, curve_points: int = 12) -> dict:
+    """Fit the surface on the pilot runs (a path, or a runs DataFrame) and answer at N (see the module
+    docstring); a refusal is ``{"ok": False, "reason", "advice"}``. ``tail``: a measured tail (callable)."""
     import numpy as np
 
     from bounds import surface
 
-    runs = load_runs(path, track)
-    info = {"path": str(path), "track": str(runs["track"].iloc[0]), "n_runs": int(len(runs)),
+    runs = load_runs(path, track) if not hasattr(path, "columns") else path
+    info = {"path": "(runs table)" if hasattr(path, "columns") else str(path), "track": str(runs["track"].iloc[0]), "n_runs": int(len(runs)),
             "samples_span": f"{int(runs['samples'].min())}..{int(runs['samples'].max())}",
             "pilot_samples": sorted(int(x) for x in runs["samples"].unique()),
             "pilot_ranks": sorted(int(x) for x in runs["rank"].unique()), "N": float(N)}
-    ok, reason, advice = surface.identifiability(runs)
+    try:
+        ok, reason, advice = surface.identifiability(runs)
+    except ValueError as exc:
+        raise UsageError(f"--calibrate: {exc}") from None
     if not ok:
         return {**info, "ok": False, "reason": reason, "advice": advice}
-    kw = {"n_boot": n_boot, "seed": seed}
+    kw = {"n_boot": n_boot, "seed": seed}  # p(r) = k r only rescales C: the default p(r) = r gives the same r*
     if tail is not None:
         kw["tail"] = tail
-    if params_per_rank is not None:
-        kw["params_of_rank"] = lambda r: params_per_rank * np.asarray(r, dtype=float)
-    fit = surface.fit_surface(runs, **kw)
+    try:
+        fit = surface.fit_surface(runs, level=level, **kw)
+    except ValueError as exc:
+        return {**info, "ok": False, "reason": str(exc), "advice": "add runs (see --plan-pilot)"}
     if not fit.identifiable:
         return {**info, "ok": False, "reason": fit.reason, "advice": advice}
     ranks = rank_grid(int(min(ranks_max, 10**7)))
@@ -102,16 +116,16 @@ def calibrate(path, *, N: float, track: str | None = None, ranks_max: int, param
         c_lo, c_hi = fit.rstar_interval(float(n), ranks, level)
         curve.append({"samples": float(n), "rstar": int(fit.rstar(float(n), ranks)), "lo": c_lo, "hi": c_hi})
     try:
-        extra = surface.extrapolate(runs, **kw)
-    except (ValueError, UsageError) as exc:
+        extra = surface.extrapolate(runs, level=level, **kw)
+    except ValueError as exc:
         extra = {"ok": False, "reason": str(exc)}
     gamma_ci = tuple(float(g) for g in fit.gamma_ci) if fit.gamma_ci is not None else None
     return {**info, "ok": True, "params": {k: float(v) for k, v in fit.params.items()},
-            "ci": {k: [float(x) for x in v] for k, v in fit.ci.items()},
+            "ci": {k: [float(x) for x in v] for k, v in fit.ci.items()}, "tail": "measured" if tail else "power law",
             "gamma": float(fit.gamma) if fit.gamma is not None and math.isfinite(fit.gamma) else None,
             "gamma_ci": gamma_ci, "level": level,
             "headline": {"rank": rstar, "interval": [_int(lo), _int(hi)] if _finite(lo, hi) else None,
-                         "level": level},
+                         "level": level, "capped": bool(rstar >= ranks[-1])}, "max_rank": int(ranks[-1]),
             "curve": curve, "extrapolation": extra, "fit": fit.to_dict()}
 
 

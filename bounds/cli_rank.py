@@ -223,7 +223,7 @@ def run(args) -> int:
                 fit = None
         if shape is None:
             notes.append("Gavish-Donoho needs the matrix shape: pass a matrix or --shape")
-    elif args.alpha is None:
+    elif args.alpha is None and (args.shape is not None or args.teacher_config is not None):
         notes.append("R1 needs the spectrum exponent: pass --alpha A or --spectrum FILE")
     rows = []
     if args.shape is not None or args.teacher_config is not None:
@@ -235,8 +235,10 @@ def run(args) -> int:
     if args.calibrate:
         from bounds.calibrate import calibrate
 
+        from bounds.calibrate import spectrum_tail
+
         out["calibration"] = calibrate(args.calibrate, N=N, track=args.track, ranks_max=r_max,
-                                       params_per_rank=per_rank if args.shape or args.teacher_config else None,
+                                       tail=spectrum_tail(sv) if sv is not None else None,
                                        n_boot=args.boot, seed=args.seed, level=args.level)
         calibrated = out["calibration"].get("headline")
     alpha_for_gamma = args.alpha if args.alpha is not None else (fit.alpha if fit is not None else None)

@@ -36,17 +36,19 @@ def _calibration_lines(cal: dict) -> list[str]:
     if h.get("rank"):
         iv = h.get("interval")
         lines.append(f"  r*(N = {format_count(cal['N'])}) = {h['rank']}"
-                     + (f" [{iv[0]}, {iv[1]}]" if iv else ""))
+                     + (f" [{iv[0]}, {iv[1]}]" if iv else "")
+                     + (f"  (at the max rank {cal['max_rank']}: the surface wants more)" if h.get("capped") else ""))
     ex = cal.get("extrapolation") or {}
     if ex.get("ok"):
         lines.append(f"  validation: fit on N <= {format_count(max(ex['fit_samples']))}, predict N = "
-                     f"{format_count(ex['target_samples'])}: r* predicted {ex['rstar_predicted']} "
-                     f"{list(ex['rstar_interval'])}, measured {ex['rstar_measured']} ({ex['measured_status']}); "
+                     f"{format_count(ex['target_samples'])}: r* predicted {ex['rstar_predicted']:g} "
+                     f"[{ex['rstar_interval'][0]:g}, {ex['rstar_interval'][1]:g}], measured {ex['rstar_measured']:g} "
+                     f"({ex['measured_status']}); "
                      f"covered: {ex['covered']}")
         for row in ex.get("predicted", []):
-            lines.append(f"    r = {row['rank']:>5}: loss predicted {row['loss']:.4g} [{row['lo']:.4g}, {row['hi']:.4g}], "
+            lines.append(f"    r = {row['rank']:>5g}: loss predicted {row['loss']:.4g} [{row['lo']:.4g}, {row['hi']:.4g}], "
                          f"measured {row['measured']:.4g}" if row.get("measured") is not None else
-                         f"    r = {row['rank']:>5}: loss predicted {row['loss']:.4g}")
+                         f"    r = {row['rank']:>5g}: loss predicted {row['loss']:.4g}")
     elif ex:
         lines.append(f"  validation: not possible — {ex.get('reason')}")
     return lines
@@ -57,7 +59,9 @@ def print_text(out: dict) -> None:
     inp = out["inputs"]
     print(out["headline"]["line"])
     params = out["headline"].get("params")
-    print(f"target: {_target_line(inp)}" + (f"; headline rank = {params:,} trainable parameters" if params else ""))
+    counted = "shape" in inp or "teacher_config" in inp
+    print(f"target: {_target_line(inp)}"
+          + (f"; headline rank = {params:,} trainable parameters" if params and counted else ""))
     conv = out.get("conversions")
     if conv:
         parts = []
