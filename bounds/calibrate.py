@@ -69,7 +69,7 @@ def rank_grid(r_max: int, dense_to: int = 4096, points: int = 2000):
 
 
 def spectrum_tail(singular_values):
-    """:math:`r\mapsto\sum_{k>r}\sigma_k^2` (0 beyond the spectrum) as a callable for the surface fit."""
+    """:math:`r\\mapsto\\sum_{k>r}\\sigma_k^2` (0 beyond the spectrum) as a callable for the surface fit."""
     import numpy as np
 
     from bounds.allocate import tail_energies

@@ -51,10 +51,11 @@ def choose(*, calibrated: dict | None = None, reference_rows=(), spectrum_rows=(
     ``spectrum_rows``: recommendation dicts with ``method`` and ``rank``."""
     if calibrated is not None and calibrated.get("rank"):
         iv = calibrated.get("interval")
+        capped = "; at the max rank: the fitted surface would take more" if calibrated.get("capped") else ""
         return Headline(int(calibrated["rank"]), "calibrated surface r*(N)",
                         tuple(int(x) for x in iv) if iv else None,
                         f"{int(round(100 * calibrated.get('level', 0.95)))}% bootstrap",
-                        "fitted on the pilot runs (see the calibration section)")
+                        "fitted on the pilot runs (see the calibration section)" + capped)
     rows = list(reference_rows)
     cal = [r for r in rows if r.method == "reference/calibrated"]
     if cal:
