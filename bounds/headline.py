@@ -27,7 +27,7 @@ class Headline:
     def line(self, unit_text: str) -> str:
         """The first line of the text output."""
         if self.rank is None:
-            return f"recommended rank: none — {self.basis}"
+            return f"recommended rank: none — {self.basis}; {unit_text}"
         iv = (f" [{self.interval_kind} {self.interval[0]}–{self.interval[1]}]" if self.interval is not None
               else " (no interval)")
         return f"recommended rank: {self.rank}{iv} via {self.method}; {unit_text}; {self.basis}"
