@@ -87,3 +87,17 @@ def test_censored_optima_are_refused():
     """Every pilot N's optimum beyond the grid (ranks 1..4 where r* ~ 4..11): refused, advice = larger ranks."""
     out = calibrate(planted(ranks=(1, 1.5, 2, 3)), N=10**6, ranks_max=4096, n_boot=10)
     assert not out["ok"] and "censored" in out["reason"] and "above" in out["advice"]
+
+
+def test_a_planned_pilot_is_identifiable():
+    """The runs --plan-pilot lists, measured on a planted law whose r* at the full N is the guess, pass the
+    identifiability check with 4 sample sizes (3 to fit, the largest held out)."""
+    from bounds import surface
+    from bounds.pilot import plan_pilot
+
+    n_full, guess = 10**7, 56  # r* of risk() at 1e7 is ~56
+    plan = plan_pilot(n_full, guess, 4096)
+    runs = planted(ns=plan.samples, ranks=plan.ranks, seeds=plan.seeds)
+    ok, reason, _ = surface.identifiability(runs)
+    assert ok, reason
+    assert len(plan.samples) == 4 and surface.identifiability(runs[runs["samples"] < max(plan.samples)])[0]
