@@ -125,8 +125,19 @@ def calibrate(path, *, N: float, track: str | None = None, ranks_max: int, tail=
             "gamma": float(fit.gamma) if fit.gamma is not None and math.isfinite(fit.gamma) else None,
             "gamma_ci": gamma_ci, "level": level,
             "headline": {"rank": rstar, "interval": [_int(lo), _int(hi)] if _finite(lo, hi) else None,
-                         "level": level, "capped": bool(rstar >= ranks[-1])}, "max_rank": int(ranks[-1]),
+                         "level": level, "capped": bool(rstar >= ranks[-1]),
+                         "beyond_pilot_ranks": bool(rstar > max(info["pilot_ranks"])),
+                         "validated": _validation_text(extra)}, "max_rank": int(ranks[-1]),
             "curve": curve, "extrapolation": extra, "fit": fit.to_dict()}
+
+
+def _validation_text(ex: dict) -> str:
+    """One phrase for the headline: whether the held-out extrapolation covered the measured r*."""
+    if not ex.get("ok"):
+        return "not validated (" + (ex.get("reason") or "no extrapolation").split(":")[0] + ")"
+    return (f"held-out check at N = {ex['target_samples']:g}: predicted r* {ex['rstar_predicted']:g} "
+            f"[{ex['rstar_interval'][0]:g}, {ex['rstar_interval'][1]:g}] vs measured {ex['rstar_measured']:g} "
+            f"({'covered' if ex['covered'] else 'NOT covered'})")
 
 
 def _finite(*xs) -> bool:

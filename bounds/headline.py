@@ -52,6 +52,10 @@ def choose(*, calibrated: dict | None = None, reference_rows=(), spectrum_rows=(
     if calibrated is not None and calibrated.get("rank"):
         iv = calibrated.get("interval")
         capped = "; at the max rank: the fitted surface would take more" if calibrated.get("capped") else ""
+        if calibrated.get("beyond_pilot_ranks"):
+            capped += "; beyond the largest pilot rank (extrapolated in r as well as N)"
+        if calibrated.get("validated"):
+            capped += "; " + calibrated["validated"]
         return Headline(int(calibrated["rank"]), "calibrated surface r*(N)",
                         tuple(int(x) for x in iv) if iv else None,
                         f"{int(round(100 * calibrated.get('level', 0.95)))}% bootstrap",

@@ -67,7 +67,7 @@ def test_a_spectrum_scale_cannot_change_the_calibrated_answer():
     runs = planted(law=lambda r, n: 1.0 + 3.0 * tail(r) + 1.0 * r * n ** -0.5)
     answers = []
     for scale in (1.0, 1e3, 1e-3):
-        out = calibrate(runs, N=10**5, ranks_max=128, tail=spectrum_tail(sv * scale), n_boot=40, seed=0)
+        out = calibrate(runs, N=10**5, ranks_max=128, tail=spectrum_tail(sv * scale), n_boot=20, seed=0)
         assert out["ok"], out.get("reason")
         answers.append((out["headline"]["rank"], tuple(out["headline"]["interval"])))
     assert answers[0] == answers[1] == answers[2]
