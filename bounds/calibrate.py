@@ -146,3 +146,21 @@ def _finite(*xs) -> bool:
 
 def _int(x) -> int:
     return int(round(float(x)))
+
+
+def markdown_lines(cal: dict) -> list[str]:
+    """A few report lines for one calibration (:func:`calibrate`'s dict): constants, r*(N), held-out check."""
+    head = f"Calibration, track {cal.get('track')} ({cal.get('n_runs')} runs, N in {cal.get('samples_span')})"
+    if not cal.get("ok"):
+        return [f"{head}: refused — {cal.get('reason')}; {cal.get('advice')}."]
+    consts = ", ".join(f"{k} = {v:.3g} [{cal['ci'][k][0]:.3g}, {cal['ci'][k][1]:.3g}]" for k, v in cal["params"].items()
+                       if v == v)
+    h = cal["headline"]
+    iv = f" [{h['interval'][0]}, {h['interval'][1]}]" if h.get("interval") else ""
+    lines = [f"{head}: {consts}.", f"r*(N = {cal['N']:g}) = {h['rank']}{iv}; {h['validated']}."]
+    ex = cal.get("extrapolation") or {}
+    if ex.get("ok"):
+        covered = sum(1 for p in ex["predicted"] if p["lo"] <= p["measured"] <= p["hi"])
+        lines.append(f"Held-out loss at N = {ex['target_samples']:g}: {covered} of {len(ex['predicted'])} ranks inside "
+                     "the prediction interval.")
+    return lines

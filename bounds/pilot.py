@@ -5,11 +5,11 @@ for the validated extrapolation (INFERENCE.md §4), at least 4 ranks with the op
 N, and several independent datasets (seeds that redraw the data) for the cluster bootstrap (INFERENCE §1).
 
 Sample sizes are fixed fractions :math:`f_j` of the full data :math:`N_{\\text{full}}` (default 1/1000, 1/300,
-1/100, 1/30). Ranks are log-spaced over :math:`[\\min_j g_j/4,\\ 4\\max_j g_j]` (widened to a factor 2 between neighbours, at least 1) where
-:math:`g_j = g\\,f_j^{\\gamma_0}` carries the guess g at the full N down to each pilot N with the seed's
-:math:`\\gamma_0 = 1/2` (a guess only: the calibration measures γ). The cost of a run is taken proportional to
-its N: an LRC step costs about the same at every rank (the frozen teacher's forward and backward dominate),
-and so does a LoRA step, so the relative cost is :math:`\\sum_{\\text{runs}} N / N_{\\text{full}}`.
+1/100, 1/30). Ranks are log-spaced over :math:`[\\min_j g_j/4,\\ 4\\max_j g_j]` (widened to at least a factor 2
+between neighbours, and at least 1) where :math:`g_j = g\\,f_j^{\\gamma_0}` carries the guess g at the full N
+down to each pilot N with the seed's :math:`\\gamma_0 = 1/2` (a guess only: the calibration measures γ). The
+cost of a run is taken proportional to its N: an LRC step costs about the same at every rank (the frozen
+teacher's forward and backward dominate), and so does a LoRA step, so the relative cost is :math:`\\sum_{\\text{runs}} N / N_{\\text{full}}`.
 """
 from __future__ import annotations
 
