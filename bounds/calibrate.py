@@ -87,7 +87,8 @@ def calibrate(path, *, N: float, track: str | None = None, ranks_max: int, tail=
     from bounds import surface
 
     runs = load_runs(path, track) if not hasattr(path, "columns") else path
-    info = {"path": "(runs table)" if hasattr(path, "columns") else str(path), "track": str(runs["track"].iloc[0]), "n_runs": int(len(runs)),
+    info = {"path": "(runs table)" if hasattr(path, "columns") else str(path),
+            "track": str(runs["track"].iloc[0]), "n_runs": int(len(runs)),
             "samples_span": f"{int(runs['samples'].min())}..{int(runs['samples'].max())}",
             "pilot_samples": sorted(int(x) for x in runs["samples"].unique()),
             "pilot_ranks": sorted(int(x) for x in runs["rank"].unique()), "N": float(N)}

@@ -9,7 +9,8 @@ Sample sizes are fixed fractions :math:`f_j` of the full data :math:`N_{\\text{f
 between neighbours, and at least 1) where :math:`g_j = g\\,f_j^{\\gamma_0}` carries the guess g at the full N
 down to each pilot N with the seed's :math:`\\gamma_0 = 1/2` (a guess only: the calibration measures γ). The
 cost of a run is taken proportional to its N: an LRC step costs about the same at every rank (the frozen
-teacher's forward and backward dominate), and so does a LoRA step, so the relative cost is :math:`\\sum_{\\text{runs}} N / N_{\\text{full}}`.
+teacher's forward and backward dominate), and so does a LoRA step, so the relative cost is
+:math:`\\sum_{\\text{runs}} N / N_{\\text{full}}`.
 """
 from __future__ import annotations
 
