@@ -27,30 +27,39 @@ from bounds.cliutil import UsageError
 
 
 def load_runs(path, track: str | None = None):
-    """The pilot runs of one track (a DataFrame); :class:`UsageError` on empty, negative or non-finite input."""
-    import numpy as np
-
+    """The pilot runs of one track of a results folder or CSV (:func:`select_runs` of
+    :func:`bounds.tightness.load_path`)."""
     from bounds.tightness import load_path
 
-    runs = load_path(path).runs
+    return select_runs(load_path(path).runs, track, f"--calibrate {path}")
+
+
+def select_runs(runs, track: str | None = None, label: str = "runs"):
+    """One track's finished runs of one kind (a DataFrame); :class:`UsageError` on empty, negative or non-finite
+    input, or on several tracks without ``track``."""
+    import numpy as np
+
     if runs.empty:
-        raise UsageError(f"--calibrate {path}: no runs")
+        raise UsageError(f"{label}: no runs")
     for col in ("rank", "samples"):
         vals = runs[col].to_numpy(float)
-        if not np.all(np.isfinite(vals)) or np.any(vals < 1) or np.any(vals != np.round(vals)):
-            bad = runs[col][~(np.isfinite(vals) & (vals >= 1) & (vals == np.round(vals)))].iloc[0]
-            raise UsageError(f"--calibrate {path}: column {col!r} must hold positive integers, got {bad!r}")
+        good = np.isfinite(vals) & (vals >= 1) & (vals == np.round(vals))
+        if not good.all():
+            raise UsageError(f"{label}: column {col!r} must hold positive integers, got {vals[~good][0]:g}")
     if "experiment" in runs.columns and (runs["experiment"] == "gen").any():
         runs = runs[runs["experiment"] == "gen"]
-    ok = runs[(runs["status"] == "ok") & np.isfinite(runs["test_loss"].to_numpy(float))]
+    status = runs["status"] if "status" in runs.columns else "ok"
+    ok = runs[(status == "ok") & np.isfinite(runs["test_loss"].to_numpy(float))]
     if ok.empty:
-        raise UsageError(f"--calibrate {path}: no finished run with a finite test_loss")
+        raise UsageError(f"{label}: no finished run with a finite test_loss")
     if (ok["test_loss"] <= 0).any():
-        raise UsageError(f"--calibrate {path}: test_loss must be positive (the fit is on log-loss)")
-    tracks = sorted(ok["track"].astype(str).unique())
+        raise UsageError(f"{label}: test_loss must be positive (the fit is on log-loss)")
+    tracks = sorted(ok["track"].astype(str).unique()) if "track" in ok.columns else ["user"]
+    if "track" not in ok.columns:
+        ok = ok.assign(track="user")
     if track is None:
         if len(tracks) > 1:
-            raise UsageError(f"--calibrate {path}: the runs hold tracks {', '.join(tracks)}; choose one with --track")
+            raise UsageError(f"{label}: the runs hold tracks {', '.join(tracks)}; choose one with --track")
         track = tracks[0]
     if track not in tracks:
         raise UsageError(f"--track {track}: not in the runs (tracks: {', '.join(tracks)})")
@@ -86,7 +95,7 @@ def calibrate(path, *, N: float, track: str | None = None, ranks_max: int, tail=
 
     from bounds import surface
 
-    runs = load_runs(path, track) if not hasattr(path, "columns") else path
+    runs = load_runs(path, track) if not hasattr(path, "columns") else select_runs(path, track)
     info = {"path": "(runs table)" if hasattr(path, "columns") else str(path),
             "track": str(runs["track"].iloc[0]), "n_runs": int(len(runs)),
             "samples_span": f"{int(runs['samples'].min())}..{int(runs['samples'].max())}",
@@ -158,10 +167,47 @@ def markdown_lines(cal: dict) -> list[str]:
                        if v == v)
     h = cal["headline"]
     iv = f" [{h['interval'][0]}, {h['interval'][1]}]" if h.get("interval") else ""
-    lines = [f"{head}: {consts}.", f"r*(N = {cal['N']:g}) = {h['rank']}{iv}; {h['validated']}."]
+    flags = "".join(text for key, text in (("capped", " (at the max rank)"),
+                                           ("beyond_pilot_ranks", " (beyond the pilot ranks)")) if h.get(key))
+    lines = [f"{head}: {consts}.", f"r*(N = {cal['N']:g}) = {h['rank']}{iv}{flags}; {h['validated']}."]
     ex = cal.get("extrapolation") or {}
     if ex.get("ok"):
         covered = sum(1 for p in ex["predicted"] if p["lo"] <= p["measured"] <= p["hi"])
         lines.append(f"Held-out loss at N = {ex['target_samples']:g}: {covered} of {len(ex['predicted'])} ranks inside "
                      "the prediction interval.")
     return lines
+
+
+def report_section(path_or_runs, *, n_boot: int = 400, seed: int = 0, level: float = 0.95,
+                   n_factor: float = 4.0) -> dict:
+    """Every track of a results folder (or runs table) calibrated for the repro report: per track the
+    :func:`calibrate` dict at :math:`N = \\text{n\\_factor}\\times` the largest pilot N (its r*, the held-out
+    extrapolation check) and markdown lines; a track that cannot be calibrated is listed with its reason. Ranks
+    run up to min(m, d) when the runs carry the matrix shape, else 4x the largest pilot rank."""
+    import numpy as np
+
+    if hasattr(path_or_runs, "columns"):
+        all_runs = path_or_runs
+    else:
+        from bounds.tightness import load_path
+
+        all_runs = load_path(path_or_runs).runs
+    tracks, md = {}, []
+    for track in sorted(all_runs["track"].astype(str).unique()):
+        try:
+            runs = select_runs(all_runs, track, f"track {track}")
+        except UsageError as exc:
+            tracks[track] = {"ok": False, "track": track, "reason": str(exc), "advice": ""}
+            md.append(f"Calibration, track {track}: not possible — {exc}.")
+            continue
+        n_target = float(n_factor * np.max(runs["samples"]))
+        r_max = int(4 * np.max(runs["rank"]))
+        if {"m", "d"} <= set(runs.columns) and np.isfinite(runs[["m", "d"]].to_numpy(float)).all():
+            r_max = int(np.min(np.minimum(runs["m"], runs["d"])))   # the matrix's full rank
+        try:
+            cal = calibrate(runs, N=n_target, ranks_max=r_max, n_boot=n_boot, seed=seed, level=level)
+        except UsageError as exc:
+            cal = {"ok": False, "track": track, "reason": str(exc), "advice": ""}
+        tracks[track] = cal
+        md.extend(markdown_lines(cal))
+    return {"tracks": tracks, "markdown": md}

@@ -85,7 +85,7 @@ def test_unidentifiable_pilots_are_refused_with_the_reason_and_advice(ns, ranks,
 
 def test_censored_optima_are_refused():
     """Every pilot N's optimum beyond the grid (ranks 1..4 where r* ~ 4..11): refused, advice = larger ranks."""
-    out = calibrate(planted(ranks=(1, 1.5, 2, 3)), N=10**6, ranks_max=4096, n_boot=10)
+    out = calibrate(planted(ranks=(1, 2, 3, 4)), N=10**6, ranks_max=4096, n_boot=10)
     assert not out["ok"] and "censored" in out["reason"] and "above" in out["advice"]
 
 
@@ -101,3 +101,16 @@ def test_a_planned_pilot_is_identifiable():
     ok, reason, _ = surface.identifiability(runs)
     assert ok, reason
     assert len(plan.samples) == 4 and surface.identifiability(runs[runs["samples"] < max(plan.samples)])[0]
+
+
+def test_report_section_calibrates_every_track_and_refuses_thin_ones():
+    """Two tracks: a full planted pilot (validated extrapolation) and a two-N one (refused with advice)."""
+    from bounds.calibrate import report_section
+
+    good = planted(ranks=(1, 2, 4, 8, 16, 32), seeds=2)
+    thin = planted(ns=(256, 1024), seeds=2).assign(track="thin")
+    out = report_section(pd.concat([good, thin], ignore_index=True), n_boot=20)
+    assert out["tracks"]["planted"]["ok"] and out["tracks"]["planted"]["extrapolation"]["ok"]
+    assert not out["tracks"]["thin"]["ok"] and "sample size" in out["tracks"]["thin"]["reason"]
+    text = "\n".join(out["markdown"])
+    assert "held-out check at N = 16384" in text and "track thin" in text and "refused" in text
