@@ -153,3 +153,25 @@ def test_calibrate_refuses_an_unidentifiable_pilot_in_the_headline(tmp_path):
     (tmp_path / "two_n.csv").write_text("\n".join(rows) + "\n")
     text = _ok("--samples", "1M", "--calibrate", str(tmp_path / "two_n.csv"), "--boot", "10")
     assert "calibration: refused" in text and "2 sample size(s)" in text and "add runs" in text
+
+
+def test_calibrate_with_a_spectrum_ignores_its_scale(tmp_path):
+    """`--calibrate RUNS --spectrum S` fits the measured tail; the spectrum x 1000 gives the same answer."""
+    sv = np.arange(1, 129, dtype=float) ** -0.8
+    tails = np.concatenate([np.cumsum((sv**2)[::-1])[::-1], [0.0]])
+    rng = np.random.default_rng(3)
+    rows = ["rank,samples,seed,train_loss,test_loss"]
+    for n in (256, 1024, 4096, 16384):
+        for s in range(3):
+            shift = rng.normal(0, 0.01)
+            for r in (1, 2, 4, 8, 16, 32, 64):
+                rows.append(f"{r},{n},{s},0.5,{(1 + 3 * tails[r] + r / n ** 0.5) * np.exp(shift):.8f}")
+    (tmp_path / "pilot.csv").write_text("\n".join(rows) + "\n")
+    heads = []
+    for scale in (1.0, 1000.0):
+        np.save(tmp_path / "sv.npy", sv * scale)
+        out = json.loads(_ok("--calibrate", str(tmp_path / "pilot.csv"), "--spectrum", str(tmp_path / "sv.npy"),
+                             "--shape", "128", "128", "--samples", "100k", "--boot", "20", "--json"))
+        assert out["calibration"]["ok"] and out["calibration"]["tail"] == "measured"
+        heads.append((out["headline"]["rank"], out["headline"]["interval"]))
+    assert heads[0] == heads[1] and heads[0][0] >= 1

@@ -2,6 +2,8 @@
 import math
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bounds.rates import RATE_FORMS
 from bounds.reference import Reference, parse_reference, reference_ranks, scaled_rank
@@ -64,3 +66,17 @@ def test_reference_never_recommends_rank_zero_and_respects_the_cap():
     rows = reference_ranks(Reference(40, 10), 10**9, 50, alpha=1.0)
     assert all(r.rank == 50 for r in rows)
     assert not math.isnan(rows[0].rank_real)
+
+
+@given(st.text(max_size=12))
+def test_any_text_is_a_count_in_range_or_a_value_error(text):
+    try:
+        value = parse_count(text)
+    except ValueError:
+        return
+    assert isinstance(value, int) and 1 <= value <= 10**18
+
+
+@given(st.integers(1, 10**6), st.sampled_from(["", "k", "M", "B"]))
+def test_suffixes_multiply(n, suffix):
+    assert parse_count(f"{n}{suffix}") == n * {"": 1, "k": 10**3, "M": 10**6, "B": 10**9}[suffix]
