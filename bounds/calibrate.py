@@ -14,7 +14,8 @@ sample sizes or 4 ranks, no interior optimum) is refused with the reason and the
 
 With a measured tail (a spectrum's :math:`\\sum_{k>r}\\sigma_k^2`) the constant A absorbs the spectrum's scale,
 so multiplying the spectrum by any factor leaves r* unchanged. N is in the unit of the runs' ``samples``
-column (sequences for ``lrkd repro``'s synthetic and transformer tracks).
+column (sequences for ``lrkd repro``'s synthetic and transformer tracks); ``lrkd rank --calibrate`` passes
+``--samples`` as given, so the pilot CSV must count in the same ``--unit``.
 
 Rows used: ``status == "ok"`` with finite losses, one track (``--track`` when the runs hold several), and
 runs of one kind only (``experiment == "gen"`` when the column exists; INFERENCE §2: never pooled).

@@ -237,7 +237,8 @@ def run(args) -> int:
 
         from bounds.calibrate import spectrum_tail
 
-        out["calibration"] = calibrate(args.calibrate, N=N, track=args.track, ranks_max=r_max,
+        # the pilot's `samples` are in the unit the user asks in (--unit), like a reference's N0: no conversion
+        out["calibration"] = calibrate(args.calibrate, N=float(args.samples), track=args.track, ranks_max=r_max,
                                        tail=spectrum_tail(sv) if sv is not None else None,
                                        n_boot=args.boot, seed=args.seed, level=args.level)
         calibrated = out["calibration"].get("headline")
@@ -311,10 +312,10 @@ def _allocation(args, head, count) -> dict:
     from bounds.modules import parse_targets
 
     if args.budget_fraction is None and args.budget_params is None:
-        if not head.rank or count.adapter not in ("lora", "svd", "matrix"):
-            raise UsageError("--allocate needs --budget-fraction F or --budget-params P (or a lora/svd headline "
-                             "rank to spend its parameters)")
-        budget = {"budget_params": count.params(head.rank)}
+        if not head.rank or count.adapter == "rank":
+            raise UsageError("--allocate needs --budget-fraction F or --budget-params P (or a headline rank with "
+                             "--shape/--teacher-config, whose trainable parameters are then spent)")
+        budget = {"budget_params": count.params(head.rank)}  # equal trainable parameters, whatever the adapter
     elif args.budget_params is not None:
         budget = {"budget_params": args.budget_params}
     else:
