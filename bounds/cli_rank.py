@@ -255,7 +255,7 @@ def run(args) -> int:
                              "params": count.params(r.rank)} for r in ref_rows]
     from bounds.headline import choose
 
-    head = choose(calibrated=calibrated, reference_rows=ref_rows, spectrum_rows=rows,
+    head = choose(calibrated=calibrated, reference_rows=ref_rows, method_rows=rows,
                   reference_text=str(reference) if reference else "")
     out = {"headline": {**head.to_dict(), "line": head.line(n.describe()),
                         "params": count.params(head.rank) if head.rank else None}, **out}

@@ -6,8 +6,9 @@ Priority (the first the inputs allow):
 2. a reference (:mod:`bounds.reference`): :math:`r_0 (N/N_0)^\\gamma` — with a calibrated γ, its interval
    from γ's CI; otherwise the median over the rate forms of R1 (when α is known, else R2's budget exponent), with
    the range over the forms as the interval (a spread of theories, not a confidence interval);
-3. a spectrum alone: the Gavish–Donoho rank (scale-free, ignores N), no interval;
-4. nothing: no rank — R1/R2 without constants give a scaling only, and rank 0 is never recommended.
+3. R1 when the user gave its constants (``--c`` and ``--scale`` or a spectrum): the median over the rate forms;
+4. a spectrum alone: the Gavish–Donoho rank (scale-free, ignores N), no interval;
+5. nothing: no rank — R1/R2 without constants give a scaling only, and rank 0 is never recommended.
 """
 from __future__ import annotations
 
@@ -44,11 +45,11 @@ def _median(values: list[int]) -> int:
     return v[mid] if len(v) % 2 else int(round((v[mid - 1] + v[mid]) / 2))
 
 
-def choose(*, calibrated: dict | None = None, reference_rows=(), spectrum_rows=(), reference_text: str = "") -> Headline:
+def choose(*, calibrated: dict | None = None, reference_rows=(), method_rows=(), reference_text: str = "") -> Headline:
     """Pick the headline from what was computed (see the module docstring).
 
     ``calibrated``: ``{"rank", "interval", "level"}``; ``reference_rows``: :class:`bounds.reference.ScaledRank`;
-    ``spectrum_rows``: recommendation dicts with ``method`` and ``rank``."""
+    ``method_rows``: the recommendation dicts (``method``, ``rank``, ``scaling_only``)."""
     if calibrated is not None and calibrated.get("rank"):
         iv = calibrated.get("interval")
         capped = "; at the max rank: the fitted surface would take more" if calibrated.get("capped") else ""
@@ -74,7 +75,13 @@ def choose(*, calibrated: dict | None = None, reference_rows=(), spectrum_rows=(
             return Headline(_median(ranks), f"reference {reference_text} scaled by {prefix[10:12]}'s gamma "
                             f"(median over rate forms)", (min(ranks), max(ranks)), "range over rate forms",
                             f"r0 (N/N0)^gamma with gamma = {gammas}; not a confidence interval")
-    gd = [r for r in spectrum_rows if r["method"] == "gavish-donoho/unknown-sigma" and r["rank"] >= 1]
+    given = [r for r in method_rows if r["method"].startswith("R1/") and r.get("scaling_only") is False
+             and r["rank"] >= 1]
+    if given:
+        ranks = [r["rank"] for r in given]
+        return Headline(_median(ranks), "R1 with your constants (median over rate forms)", (min(ranks), max(ranks)),
+                        "range over rate forms", "the answer is only as good as --c and --scale (or the spectrum)")
+    gd = [r for r in method_rows if r["method"] == "gavish-donoho/unknown-sigma" and r["rank"] >= 1]
     if gd:
         return Headline(gd[0]["rank"], "Gavish-Donoho (unknown noise)", None, "",
                         "spectrum only: scale-free but ignores N; pass --calibrate RUNS or --reference RANK@N0 "

@@ -175,3 +175,12 @@ def test_calibrate_with_a_spectrum_ignores_its_scale(tmp_path):
         assert out["calibration"]["ok"] and out["calibration"]["tail"] == "measured"
         heads.append((out["headline"]["rank"], out["headline"]["interval"]))
     assert heads[0] == heads[1] and heads[0][0] >= 1
+
+
+def test_user_constants_make_r1_the_headline():
+    """With --c and --scale given, R1 is an answer (median over rate forms); the same call without them is not."""
+    base = ["--samples", "10000", "--shape", "300", "200", "--alpha", "1", "--json"]
+    given = json.loads(_ok(*base, "--c", "0.01", "--scale", "1"))
+    r1 = sorted(r["rank"] for r in given["recommendations"] if r["method"].startswith("R1/"))
+    assert given["headline"]["rank"] == r1[1] and given["headline"]["interval"] == [r1[0], r1[-1]]
+    assert json.loads(_ok(*base))["headline"]["rank"] is None
