@@ -14,7 +14,9 @@ hence is optimal for the parameters it spends (Everett 1963); with equal :math:`
 budget. With unequal costs the increment that no longer fits is skipped and cheaper ones still taken
 (fill); the uniform allocation (one rank for all, capped per matrix) filled the same way is kept when better,
 so the result is never worse than uniform at the same budget. With a price λ and no budget the answer is
-exact: take every increment with :math:`\\sigma^2_{i,r+1} > \\lambda k_i`.
+exact: take every increment with :math:`\\sigma^2_{i,r+1} > \\lambda k_i`. With a calibrated surface
+(:func:`allocate_with_variance`) the budget itself is chosen: the prefix minimising
+:math:`A\\sum_iT_i + C P^a N^{-b}`.
 
 Numpy only; a model folder is read through :mod:`bounds.modules` and :mod:`bounds.spectrum_io`.
 """
@@ -110,6 +112,26 @@ def allocate(tails, costs, budget: float | None = None, price: float = 0.0) -> n
     return best if objective(best) <= objective(uni) else uni
 
 
+def allocate_with_variance(tails, costs, *, A: float, C: float, a: float, b: float, N: float) -> np.ndarray:
+    """Ranks minimising the calibrated loss surface's rank-dependent part over the matrices,
+
+    .. math:: A\\sum_i T_i(r_i) + C\\,P^{a}N^{-b},\\qquad P = \\sum_i k_i r_i ,
+
+    (:mod:`bounds.surface` fitted with tail(r) = Σ_i T_i(r) and p(r) = Σ_i k_i r of uniform-rank pilot runs). Each
+    prefix of the marginal-allocation order is optimal for the parameters it spends (Everett 1963), so the
+    minimum over prefixes is exact whenever every budget is a prefix end (equal :math:`k_i`); the prefixes are
+    evaluated at once (cumulative gains and costs)."""
+    costs = np.asarray(costs, dtype=float)
+    idx, _, ratio = _increments(tails, costs)
+    gains = ratio * costs[idx]
+    spent = np.concatenate([[0.0], np.cumsum(costs[idx])])
+    tail = float(sum(t[0] for t in tails)) - np.concatenate([[0.0], np.cumsum(gains)])
+    with np.errstate(divide="ignore"):
+        objective = A * tail + C * spent ** a * float(N) ** (-b)
+    j = int(np.argmin(objective))
+    return np.bincount(idx[:j], minlength=len(tails)).astype(int)
+
+
 @dataclass(frozen=True, eq=False)
 class Allocation:
     """Per-module ranks at a parameter budget, with the uniform allocation at the same budget for comparison."""
@@ -162,6 +184,37 @@ def allocate_modules(modules: list[LinearModule], spectra: list, *, budget_param
     return Allocation(tuple(modules), tuple(int(r) for r in ranks), tuple(int(u) for u in uni),
                       total_tail(tails, ranks), total_tail(tails, uni), float(sum(t[0] for t in tails)),
                       float(budget_params))
+
+
+def allocate_modules_with_variance(modules: list[LinearModule], spectra: list, *, A: float, C: float, a: float,
+                                   b: float, N: float) -> Allocation:
+    """:func:`allocate_with_variance` on modules; the uniform comparison spends the same parameters."""
+    tails = [tail_energies(s) for s in spectra]
+    costs = [m.per_rank for m in modules]
+    ranks = allocate_with_variance(tails, costs, A=A, C=C, a=a, b=b, N=N)
+    budget = float(np.dot(ranks, costs))
+    uni = uniform_ranks(tails, costs, budget)
+    variance = C * budget ** a * float(N) ** (-b)
+    return Allocation(tuple(modules), tuple(int(r) for r in ranks), tuple(int(u) for u in uni),
+                      total_tail(tails, ranks), total_tail(tails, uni), float(sum(t[0] for t in tails)), budget,
+                      {"mode": "calibrated variance", "objective": A * total_tail(tails, ranks) + variance,
+                       "variance_term": variance, "constants": {"A": A, "C": C, "a": a, "b": b, "N": float(N)}})
+
+
+def total_tail_function(tails: list[np.ndarray], costs):
+    """(tail(r), p(r)) of a uniform rank r over the matrices, for calibrating pilot runs made at uniform ranks:
+    :math:`\\mathrm{tail}(r) = \\sum_i T_i(\\min(r, K_i))`, :math:`p(r) = \\sum_i k_i\\min(r, K_i)`."""
+    caps = np.array([t.size - 1 for t in tails])
+    costs = np.asarray(costs, dtype=float)
+
+    def tail(r):
+        r = np.asarray(r, dtype=int)
+        return sum(t[np.minimum(r, t.size - 1)] for t in tails)
+
+    def params(r):
+        r = np.asarray(r, dtype=float)
+        return sum(c * np.minimum(r, k) for c, k in zip(costs, caps))
+    return tail, params
 
 
 def model_spectra(folder, modules: list[LinearModule]) -> list[np.ndarray]:

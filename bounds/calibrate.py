@@ -88,10 +88,11 @@ def spectrum_tail(singular_values):
     return lambda r: tails[np.clip(np.asarray(r, dtype=int), 0, tails.size - 1)]
 
 
-def calibrate(path, *, N: float, track: str | None = None, ranks_max: int, tail=None, n_boot: int = 400,
-              seed: int = 0, level: float = 0.95, curve_points: int = 12) -> dict:
+def calibrate(path, *, N: float, track: str | None = None, ranks_max: int, tail=None, params_of_rank=None,
+              n_boot: int = 400, seed: int = 0, level: float = 0.95, curve_points: int = 12) -> dict:
     """Fit the surface on the pilot runs (a path, or a runs DataFrame) and answer at N (see the module
-    docstring); a refusal is ``{"ok": False, "reason", "advice"}``. ``tail``: a measured tail (callable)."""
+    docstring); a refusal is ``{"ok": False, "reason", "advice"}``. ``tail``: a measured tail (callable);
+    ``params_of_rank``: p(r) (callable; default r)."""
     import numpy as np
 
     from bounds import surface
@@ -111,6 +112,8 @@ def calibrate(path, *, N: float, track: str | None = None, ranks_max: int, tail=
     kw = {"n_boot": n_boot, "seed": seed}  # p(r) = k r only rescales C: the default p(r) = r gives the same r*
     if tail is not None:
         kw["tail"] = tail
+    if params_of_rank is not None:  # C in parameter units (the allocation's variance term needs them)
+        kw["params_of_rank"] = params_of_rank
     try:
         fit = surface.fit_surface(runs, level=level, **kw)
     except ValueError as exc:

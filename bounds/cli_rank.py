@@ -231,16 +231,22 @@ def run(args) -> int:
                              singular_values=sv, shape=shape, noise_sigma=args.noise_sigma, spectrum_fit=fit)
         rows = _rows(recs, count, args, notes)
     out = {"inputs": inputs, "recommendations": rows, "spectrum": spectrum_info, "notes": notes}
-    calibrated = None
+    calibrated, model = None, None
     if args.calibrate:
         from bounds.calibrate import calibrate
 
         from bounds.calibrate import spectrum_tail
 
         # the pilot's `samples` are in the unit the user asks in (--unit), like a reference's N0: no conversion
+        tail, p_of_r = (spectrum_tail(sv) if sv is not None else None), None
+        if args.allocate and args.budget_fraction is None and args.budget_params is None:
+            model = _model_tails(args)              # calibrate on the model's total tail: allocation by variance
+            tail, p_of_r = model["tail"], model["params"]
         out["calibration"] = calibrate(args.calibrate, N=float(args.samples), track=args.track, ranks_max=r_max,
-                                       tail=spectrum_tail(sv) if sv is not None else None,
-                                       n_boot=args.boot, seed=args.seed, level=args.level)
+                                       tail=tail, params_of_rank=p_of_r, n_boot=args.boot, seed=args.seed,
+                                       level=args.level)
+        if model is not None:
+            out["calibration"]["tail"] = "total tail of the --allocate model's matrices at a uniform rank"
         calibrated = out["calibration"].get("headline")
     alpha_for_gamma = args.alpha if args.alpha is not None else (fit.alpha if fit is not None else None)
     ref_rows = []
@@ -265,7 +271,7 @@ def run(args) -> int:
         out["conversions"] = {"from": count.adapter, "rank": head.rank, "params": count.params(head.rank),
                               "to": conversions(head.rank, count, others)}
     if args.allocate:
-        out["allocation"] = _allocation(args, head, count)
+        out["allocation"] = _allocation(args, head, count, out.get("calibration"), model)
     if args.plan_pilot:
         from bounds.pilot import plan_pilot
 
@@ -307,10 +313,31 @@ def _rows(recs, count, args, notes) -> list[dict]:
     return rows
 
 
-def _allocation(args, head, count) -> dict:
-    from bounds.allocate import allocate_model
+def _model_tails(args) -> dict:
+    """The --allocate folder's targeted modules, spectra, and the uniform-rank total tail and p(r)."""
+    from bounds.allocate import model_spectra, tail_energies, total_tail_function
+    from bounds.modules import modules_from_folder, parse_targets, select
+
+    modules = select(modules_from_folder(args.allocate), parse_targets(args.targets))
+    spectra = model_spectra(args.allocate, modules)
+    tail, params = total_tail_function([tail_energies(s) for s in spectra], [m.per_rank for m in modules])
+    return {"modules": modules, "spectra": spectra, "tail": tail, "params": params}
+
+
+def _allocation(args, head, count, cal: dict | None, model: dict | None) -> dict:
+    """Per-matrix ranks: at a budget (--budget-*), by the calibrated variance term, or at the headline's params."""
+    from bounds.allocate import allocate_model, allocate_modules_with_variance
     from bounds.modules import parse_targets
 
+    if args.budget_fraction is None and args.budget_params is None and cal is not None:
+        if not cal.get("ok"):
+            raise UsageError("--allocate with --calibrate needs an identifiable calibration (see the refusal: "
+                             f"{cal.get('reason')}), or pass --budget-fraction/--budget-params")
+        model = model or _model_tails(args)
+        p = cal["params"]
+        alloc = allocate_modules_with_variance(model["modules"], model["spectra"], A=p["A"], C=p["C"], a=p["a"],
+                                               b=p["b"], N=float(args.samples))
+        return {"folder": args.allocate, **alloc.to_dict()}
     if args.budget_fraction is None and args.budget_params is None:
         if not head.rank or count.adapter == "rank":
             raise UsageError("--allocate needs --budget-fraction F or --budget-params P (or a headline rank with "

@@ -184,3 +184,36 @@ def test_user_constants_make_r1_the_headline():
     r1 = sorted(r["rank"] for r in given["recommendations"] if r["method"].startswith("R1/"))
     assert given["headline"]["rank"] == r1[1] and given["headline"]["interval"] == [r1[0], r1[-1]]
     assert json.loads(_ok(*base))["headline"]["rank"] is None
+
+
+def test_allocate_with_a_calibration_chooses_the_budget_by_the_variance_term(tmp_path):
+    """Uniform-rank pilot runs on a small model, planted from A * total tail(r) + C p(r) N^-1/2: --allocate with
+    --calibrate spends a budget that grows with N and beats uniform at the parameters it spends."""
+    from safetensors.numpy import save_file
+
+    from bounds.allocate import tail_energies, total_tail_function
+
+    rng = np.random.default_rng(1)
+    mats = {f"layers.{i}.{n}.weight": (rng.normal(size=(48, 48)) * np.arange(1, 49) ** -s).astype(np.float32)
+            for i, (n, s) in enumerate((("q", 1.2), ("v", 0.4)))}
+    save_file(mats, str(tmp_path / "model.safetensors"))
+    (tmp_path / "config.json").write_text(json.dumps({"hidden_size": 48, "num_hidden_layers": 2}))
+    tails = [tail_energies(np.linalg.svd(m.astype(float), compute_uv=False)) for m in mats.values()]
+    tail, params = total_tail_function(tails, [96, 96])
+    rows = ["rank,samples,seed,train_loss,test_loss"]
+    for n in (1000, 4000, 16000, 64000):
+        for s in range(3):
+            shift = rng.normal(0, 0.005)
+            for r in (1, 2, 4, 8, 16, 32):
+                loss = 0.5 + 0.05 * tail(r) / tail(0) + 0.02 * params(r) * n ** -0.5 / 96
+                rows.append(f"{r},{n},{s},0.4,{loss * np.exp(shift):.8f}")
+    (tmp_path / "pilot.csv").write_text("\n".join(rows) + "\n")
+    spent = []
+    for n in ("10k", "1M"):
+        out = json.loads(_ok("--calibrate", str(tmp_path / "pilot.csv"), "--allocate", str(tmp_path), "--samples", n,
+                             "--boot", "10", "--json"))
+        alloc = out["allocation"]
+        assert out["calibration"]["ok"] and alloc["mode"] == "calibrated variance"
+        assert alloc["tail_energy"] <= alloc["uniform_tail_energy"] + 1e-9 and alloc["rank_pattern"]
+        spent.append(alloc["params"])
+    assert 0 < spent[0] < spent[1]

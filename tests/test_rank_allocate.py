@@ -98,3 +98,19 @@ def test_minilm_rank_pattern_keys_match_module_names_and_beat_uniform():
     assert set(alloc["rank_pattern"]) <= names and len(alloc["rank_pattern"]) > 0
     assert sum(m["rank"] * sum(m["shape"]) for m in alloc["modules"]) == summ["params"]
     assert summ["markdown"] and "uniform" in summ["markdown"][0]
+
+
+@settings(max_examples=40)
+@given(seed=st.integers(0, 10**6), a=st.sampled_from([0.5, 1.0, 1.5]), c=st.floats(1e-3, 1.0))
+def test_calibrated_variance_allocation_equals_brute_force_for_equal_costs(seed, a, c):
+    """min over every rank vector of A sum_i T_i(r_i) + C P^a N^-b, P = sum_i k r_i (equal k: exact)."""
+    from bounds.allocate import allocate_with_variance
+
+    tails, costs = _case(seed, 3, 4, equal_costs=True)
+    A, b, N = 1.7, 0.5, 100.0
+    r = allocate_with_variance(tails, costs, A=A, C=c, a=a, b=b, N=N)
+
+    def objective(v):
+        return A * total_tail(tails, v) + c * float(np.dot(v, costs)) ** a * N ** -b
+    best = min(objective(v) for v in itertools.product(*[range(t.size) for t in tails]))
+    assert objective(r) == pytest.approx(best, rel=1e-12, abs=1e-12)
