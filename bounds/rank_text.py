@@ -99,8 +99,10 @@ def print_text(out: dict) -> None:
             print(f"{'':<{width}}  {'':>6}  {'':>12}  {r['formula']}")
     alloc = out.get("allocation")
     if alloc:
+        how = ("budget chosen by the calibrated variance term" if alloc.get("mode") == "calibrated variance"
+               else f"budget {alloc['budget_params']:,.0f}")
         print(f"allocation over {len(alloc['modules'])} matrices of {alloc['folder']}: {alloc['params']:,} parameters "
-              f"(budget {alloc['budget_params']:,.0f}); tail energy allocated / uniform = "
+              f"({how}); tail energy allocated / uniform = "
               f"{alloc['tail_ratio_vs_uniform']:.3f}; ranks {min(m['rank'] for m in alloc['modules'])}-"
               f"{max(m['rank'] for m in alloc['modules'])} (uniform {max(m['uniform_rank'] for m in alloc['modules'])}); "
               "--json gives the PEFT rank_pattern")
