@@ -1,6 +1,6 @@
 """Robust log-log fits of power laws with seeded bootstrap confidence intervals (numpy only: no scipy, no torch).
 
-Model (THEORY.md, "fitting laws honestly"; Epoch's Chinchilla replication, Besiroglu et al. 2024):
+Model (docs/theory.md; Epoch's Chinchilla replication, Besiroglu et al. 2024):
 
 .. math::
 

@@ -1,4 +1,4 @@
-"""Rate forms (a, b) of the variance term V(r, N) = c r^a N^{-b} (THEORY.md R): plain numbers, no sympy.
+"""Rate forms (a, b) of the variance term V(r, N) = c r^a N^{-b} (docs/theory.md, R): plain numbers, no sympy.
 
 ``paper`` = G1, the paper's claimed p(r)/sqrt(N): (1, 1/2); ``covering`` = G2's sqrt(p(r)/N) up to logs: (1/2, 1/2);
 ``fast`` = p(r)/N, the well-specified reduced-rank regression rate: (1, 1).

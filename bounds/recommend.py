@@ -1,4 +1,4 @@
-"""Recommended ranks (THEORY.md R1, R2, R3) and spectrum baselines; numpy only, so `lrkd rank` stays fast.
+"""Recommended ranks (docs/theory.md R1, R2, R3) and spectrum baselines; numpy only, so `lrkd rank` stays fast.
 
 numpy is imported inside the functions that need arrays: R1 and R2 from --alpha run on plain floats, so
 `lrkd rank --samples N --shape M D --alpha A` never imports numpy either.

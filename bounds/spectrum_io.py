@@ -95,6 +95,11 @@ def _safetensors_header(path: str) -> tuple[dict, int]:
     return header, 8 + size
 
 
+def safetensors_header(path: str) -> dict:
+    """The tensor table of a ``.safetensors`` file: name -> {dtype, shape, data_offsets} (no data read)."""
+    return _safetensors_header(path)[0]
+
+
 def _pick_name(names, tensor: str | None, path: str) -> str:
     names = list(names)
     if tensor is None:

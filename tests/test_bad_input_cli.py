@@ -174,7 +174,7 @@ CASES = [
       "--samples"),
     C("bounds", "non-UTF-8 argument", "value", ["bounds", "--eval", "G1", "C_G=1", "N=100", "p=\udcff"], "p"),
     C("rank", "non-numeric", "samples empty", ["rank", "--shape", "8", "8", "--samples", ""], "--samples"),
-    C("rank", "non-numeric", "samples float", ["rank", "--shape", "8", "8", "--samples", "1e3"], "--samples"),
+    C("rank", "non-numeric", "samples float", ["rank", "--shape", "8", "8", "--samples", "1.5"], "--samples"),
     C("rank", "negative", "samples", ["rank", "--shape", "8", "8", "--samples", "-100"], "--samples"),
     C("rank", "zero", "samples", ["rank", "--shape", "8", "8", "--samples", "0"], "--samples"),
     C("rank", "nan-or-inf", "samples nan", ["rank", "--shape", "8", "8", "--samples", "nan"], "--samples"),

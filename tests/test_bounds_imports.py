@@ -37,6 +37,11 @@ def test_lrkd_rank_imports_stay_light(tmp_path):
            "    assert paper_repro.cli({argv!r}) == 0\n")
     fast = _top(_modules_after(run.format(argv=["rank", "--samples", "100", "--shape", "30", "40", "--alpha", "1", "--json"])))
     assert not fast & {*HEAVY, "sympy", "numpy", "scipy"}
+    (tmp_path / "config.json").write_text(json.dumps({"hidden_size": 64, "num_hidden_layers": 2, "model_type": "llama"}))
+    advice = _top(_modules_after(run.format(argv=["rank", "--samples", "2M", "--unit", "tokens", "--teacher-config",
+                                                  str(tmp_path / "config.json"), "--adapter", "lora", "--reference",
+                                                  "16@20B", "--alpha", "1", "--plan-pilot", "--json"])))
+    assert not advice & {*HEAVY, "sympy", "numpy", "scipy"}
     spec = _top(_modules_after(run.format(argv=["rank", "--samples", "100", "--shape", "30", "40",
                                                 "--spectrum", str(tmp_path / "s.npy"), "--json"])))
     assert not spec & {*HEAVY, "sympy"}
