@@ -59,7 +59,7 @@ def run_counts(tables: Tables) -> dict:
     return {"by_kind": sorted(by, key=lambda x: (x["track"], x["kind"])), "mi_runs": n_mi}
 
 
-def judge(tables: Tables, seed: int = 0, n_boot: int = N_BOOT) -> dict:
+def judge(tables: Tables, seed: int = 0, n_boot: int = N_BOOT, n_boot_surface: int | None = None) -> dict:
     """The whole report (a JSON-able dict): every claim's per-track verdicts, fits, bounds and overall verdict."""
     runs = tables.runs
     report = {
@@ -69,7 +69,7 @@ def judge(tables: Tables, seed: int = 0, n_boot: int = N_BOOT) -> dict:
                                                                  "failure_reason") if c in runs]].to_dict("records"),
         "combine_rule": COMBINE_RULE,
         "claims": {"C": claim_C(runs, tables.traj, seed, n_boot=n_boot), "G": claim_G(runs, seed, n_boot=n_boot),
-                   "R": claim_R(runs, seed, n_boot=n_boot), "I": claim_I(tables.mi)},
+                   "R": claim_R(runs, seed, n_boot=n_boot, **({} if n_boot_surface is None else {"n_boot_surface": n_boot_surface})), "I": claim_I(tables.mi)},
     }
     for c in report["claims"].values():
         assert c["verdict"] in VERDICTS, c["verdict"]

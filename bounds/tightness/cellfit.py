@@ -123,11 +123,15 @@ def cell_mean_fit(rows: pd.DataFrame, x: dict, y: str, dataset_cols=DATASET_COLU
                    n_datasets=n_data, n_boot_valid=int(np.isfinite(boot).all(axis=1).sum()))
 
 
+#: distinct values a half of a span needs (a slope through two values has no residual to check it by)
+MIN_HALF = 3
+
+
 def halves(values) -> tuple[list, list] | None:
     """Lower and upper half of the distinct ``values`` (the middle one in both when their number is odd);
-    None with fewer than 3 distinct values (a half needs two)."""
+    None when a half would have fewer than :data:`MIN_HALF` values (fewer than 5 distinct values)."""
     u = sorted(set(float(v) for v in values))
-    if len(u) < 3:
+    if (len(u) + 1) // 2 < MIN_HALF:
         return None
     k = len(u)
     return u[: (k + 1) // 2], u[k // 2:]

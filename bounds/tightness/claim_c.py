@@ -221,7 +221,7 @@ def claim_C(runs: pd.DataFrame, traj: pd.DataFrame, seed: int = 0, n_boot: int =
     desc = "; ".join(f"[{f['track']}] fixed-eta running-average slope {fmt(f['exponent'], '.2f')} "
                      f"{fmt_ci(f['ci'], '.2f')} (a description, not the rate test)" for f in res["description_fits"])
     btxt = (f"C1 held at {fixed['n_points'] - fixed['n_violations']}/{fixed['n_points']} SGD points at fixed eta"
-            if fixed else "no SGD run with measured beta, sigma2, delta, lr")
+            if fixed else "no fixed-step SGD trajectory with measured beta, sigma2, delta, lr")
     if verdicts:
         overall, why = combine_tracks(verdicts)
         reasons = " ".join(f"[{t}] {v['reason']}" for t, v in res["by_track"].items())
