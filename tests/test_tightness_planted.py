@@ -39,7 +39,7 @@ def gap_runs(law, ranks=RANKS, samples=SAMPLES, seeds=SEEDS, track="synthetic", 
 def _json(tmp_path, df) -> dict:
     p = tmp_path / "m.csv"
     df.to_csv(p, index=False)
-    proc = run_lrkd("tightness", str(p), "--json")
+    proc = run_lrkd("tightness", str(p), "--json", "--n-boot", "50")
     assert proc.returncode == 0, proc.stderr[-2000:]
     return json.loads(proc.stdout)
 
