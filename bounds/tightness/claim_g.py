@@ -188,6 +188,7 @@ def claim_G(runs: pd.DataFrame, seed: int = 0, n_boot: int = N_BOOT) -> dict:
         if "global" in fits:
             tr.update(fits["global"]["counts"])
             tr["rank_exponent"], tr["samples_exponent"] = fits["global"]["rank"], fits["global"]["samples"]
+            tr["log_prefactor"] = fits["global"]["log_prefactor"]
         drifts = [s for s in (drift(fits, "samples"), drift(fits, "rank")) if s]
         tr["drift"] = drifts
         decide = deciding_fit(fits)

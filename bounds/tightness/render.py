@@ -41,7 +41,7 @@ def _verdict_table(report: dict) -> list[str]:
 
 def _counts(report: dict) -> list[str]:
     rc = report.get("run_counts") or {}
-    lines = [f"{report['n_ok']} runs used of {report['n_runs']} in the runs table ({report['n_failed']} failed, excluded)."]
+    lines = [f"{report['n_ok']} runs used of {report.get('n_runs', report['n_ok'] + report['n_failed'])} in the runs table ({report['n_failed']} failed, excluded)."]
     if rc.get("by_kind"):
         lines += ["", "| track | kind (experiment/optimizer) | runs | used by |", "|---|---|---|---|"]
         lines += [f"| {k['track']} | {k['kind']} | {k['n']} | {k['used_by']} |" for k in rc["by_kind"]]
