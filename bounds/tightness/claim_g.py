@@ -83,7 +83,8 @@ def g_verdict(fit: dict, bounds: list, label: str) -> tuple[str, str, list]:
     """Verdict of one track from its deciding fit, explicit bounds and the candidate laws; returns (verdict,
     reason, consistent candidate labels)."""
     a, b = fit["rank"], fit["samples"]
-    txt = (f"[{label}] on the {fit['rank']['range']}: gap ~ r^{fmt(a['exponent'], '.2f')} {fmt_ci(a['ci'], '.2f')} "
+    where = "whole span" if fit["rank"]["range"] == "global" else fit["rank"]["range"]
+    txt = (f"[{label}] on the {where}: gap ~ r^{fmt(a['exponent'], '.2f')} {fmt_ci(a['ci'], '.2f')} "
            f"N^{fmt(b['exponent'], '.2f')} {fmt_ci(b['ci'], '.2f')} over N in [{fmt(b['span'][0])}, {fmt(b['span'][1])}]; "
            "paper: r^1 N^-0.5. ")
     evaluated = [x for x in bounds if x.get("evaluated")]

@@ -164,7 +164,7 @@ def claim_I(mi: pd.DataFrame) -> dict:
                            for b in held) + ". " if held else "")
     parts += [b["note"].capitalize() + " (I1)." for b in res["bounds"] if b.get("kind") == "estimate"]
     res["by_reading"] = verdicts
-    overall, why = combine_tracks(verdicts)
+    overall, why = combine_tracks(verdicts, noun="reading")
     if broken:
         why += (f"; {', '.join(broken)} violated at some point: an MI estimate crossed the bound (estimator bias or the "
                 "bound's noise resolution), reported beside the claim's readings")

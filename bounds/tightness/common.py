@@ -68,17 +68,18 @@ def consistent_laws(cis: dict, candidates: dict) -> list[str]:
             if all(covers(cis[v], x) for v, x in exps.items())]
 
 
-def combine_tracks(by_track: dict) -> tuple[str, str]:
-    """The claim's verdict from ``{track: verdict}`` by :data:`COMBINE_RULE`, with a sentence naming the tracks."""
+def combine_tracks(by_track: dict, noun: str = "track") -> tuple[str, str]:
+    """The claim's verdict from ``{track: verdict}`` by :data:`COMBINE_RULE`, with a sentence naming the tracks
+    (``noun``: what the keys are, e.g. "reading")."""
     if not by_track:
-        return INCONCLUSIVE, "no track could be judged"
+        return INCONCLUSIVE, f"no {noun} could be judged"
     names = lambda v: ", ".join(t for t, x in by_track.items() if x == v)  # noqa: E731
     listing = "; ".join(f"{t}: {v}" for t, v in by_track.items())
     if any(v == CONTRADICTED for v in by_track.values()):
         return CONTRADICTED, f"contradicted on {names(CONTRADICTED)} ({listing})"
     decided = [v for v in by_track.values() if v != INCONCLUSIVE]
     if not decided:
-        return INCONCLUSIVE, f"inconclusive on every track ({listing})"
+        return INCONCLUSIVE, f"inconclusive on every {noun} ({listing})"
     if ASSUMED in decided:
         return ASSUMED, f"weakest decided verdict ({listing})"
     return HOLDS, f"holds on {names(HOLDS)}, contradicted nowhere ({listing})"

@@ -46,7 +46,7 @@ def _counts(report: dict) -> list[str]:
         lines += ["", "| track | kind (experiment/optimizer) | runs | used by |", "|---|---|---|---|"]
         lines += [f"| {k['track']} | {k['kind']} | {k['n']} | {k['used_by']} |" for k in rc["by_kind"]]
     if rc.get("mi_runs"):
-        lines += ["", f"{rc['mi_runs']} MI-cloning runs (in mi.csv, not in the runs table) are reported in section I."]
+        lines += ["", f"{rc['mi_runs']} MI-cloning run(s) (in mi.csv, not in the runs table) are reported in section I."]
     return lines
 
 
