@@ -92,7 +92,9 @@ def test_g_recovers_fast_rate_on_reduced_rank_regression(rrr):
     assert b["ci"][0] < -0.75 and b["exponent"] < -0.75, b
     assert not b["covers_theory"]       # -1/2 is excluded: the paper's rate is not the scaling here
     assert tr["rank_exponent"]["exponent"] > 0.5
-    assert res["verdict"] in ("holds only under a stated assumption", "contradicted")
+    # the verdict rests on the upper half of N (256..1024, 3 seeds): never "holds" for a fast-rate law; with this
+    # few datasets the upper-half CI may be too wide to say more (inconclusive)
+    assert res["verdict"] != "holds" and tr["decided_on"] == "samples upper half"
     # the fit's span is the data's
     assert b["span"] == [64.0, 1024.0]
 

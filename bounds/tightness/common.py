@@ -42,7 +42,7 @@ COMBINE_RULE = ("A claim's overall verdict combines its per-track verdicts: 'con
                 "contradicts it; otherwise, among the tracks that are not inconclusive, the weakest verdict "
                 "('holds only under a stated assumption' is weaker than 'holds'); 'inconclusive' when every "
                 "track is. So 'holds' needs at least one track that holds and none that contradicts or holds "
-                "only under an assumption.")
+                "only under an assumption. Claim I's two readings (across ranks, along training) are combined the same way.")
 
 
 def covers(ci, value: float, rtol: float = COVER_RTOL) -> bool | None:
