@@ -2,9 +2,10 @@
 
 Input: the raw frame of :func:`empirical.mi.validate.run` (one row per estimator, task family, dims, n,
 true MI and seed). One panel per (task family, estimator); x is the true MI and y the estimate, both in nats;
-the truth y = x is a black line, each seed's estimates are faint, the seed mean is a marker line with a
-min-max band in the colour of its dimension/sample-size series, and the InfoNCE ceiling log(batch) is
-dashed. All panels share the y-limits, so a saturating or collapsing estimator is visible at a glance.
+the truth y = x is a black line, each seed's estimates are a faint line (one per seed), the seed mean is a
+marker line with a min-max band in the colour of its series, and the InfoNCE ceiling log(batch) is dashed.
+A series is one dimension pair, named "d_x+d_y dims" (``1+1 dims``: X and Y scalars; ``32+32 dims``: both
+32-dimensional), with the sample size added when the grid has several. All panels share the y-limits, so a saturating or collapsing estimator is visible at a glance.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from figures import style
 
 XLABEL = "true MI (nats)"
 YLABEL = "estimated MI (nats)"
+RAW_LABEL = "one seed (faint)"
 
 
 def _panel(family: str, estimator: str) -> str:
@@ -34,7 +36,7 @@ def compute(raw: pd.DataFrame) -> pd.DataFrame:
         truth = np.sort(g["true_mi"].unique())
         out.append(style.rows(panel, "truth", "theory", truth, truth, color_=-1))
         for (dx, dy, n), s in g.groupby(["dx", "dy", "n"], sort=True):
-            name = f"{dx}+{dy}" + (f", n={n}" if multi_n else "")
+            name = f"{dx}+{dy} dims" + (f", n={n}" if multi_n else "")
             c = colour[(int(dx), int(dy), int(n))]
             for seed, r in s.groupby("seed"):
                 r = r.sort_values("true_mi")
@@ -54,9 +56,10 @@ def plot(df: pd.DataFrame):
     estimators = list(dict.fromkeys(p.split(" | ")[0] for p in panel_names))
     families = list(dict.fromkeys(p.split(" | ")[-1] for p in panel_names))
     ordered = [_panel(f, e) for f in families for e in estimators]
-    panels = {p: dict(xlabel=XLABEL, ylabel=YLABEL, title=p) for p in ordered}
+    panels = {p: dict(xlabel=XLABEL, ylabel=YLABEL, title=p, raw_label=RAW_LABEL) for p in ordered}
     fig = style.draw_long(df, panels, ncols=max(1, len(estimators)),
-                          suptitle="MI estimators vs closed-form truth (black); ceilings dashed")
+                          suptitle="MI estimators vs closed-form truth (black); series d_x+d_y = dimensions of X "
+                                   "and Y; ceilings dashed")
     if len(df):
         lo = float(min(df["lo"].min(), df["y"].min(), 0.0))
         hi = float(max(df["hi"].max(), df["y"].max()))

@@ -158,7 +158,8 @@ def rows(panel: str, series: str, kind: str, x, y, lo=None, hi=None, color_: int
 
 
 def draw_long(df, panels: dict, ncols: int | None = None, suptitle: str | None = None):
-    """Draw a long frame: one axes per entry of ``panels`` (panel -> dict(xlabel, ylabel, logx, logy, title)),
+    """Draw a long frame: one axes per entry of ``panels`` (panel -> dict(xlabel, ylabel, logx, logy, title,
+    raw_label: the legend text of the faint traces, default "per-step values (faint)")),
     each series by its kind (measured: markers + band; raw: faint line; theory: solid; fitted: dash-dot;
     ceiling: dashed). Series whose kind is ``note`` are written as text in the panel's corner."""
     names = [p for p in panels if p in set(df["panel"])] or list(panels)[:1]
@@ -181,7 +182,7 @@ def draw_long(df, panels: dict, ncols: int | None = None, suptitle: str | None =
                 measured(ax, s["x"], s["y"], s["lo"], s["hi"], label=series, i=col)
             elif kind == "raw":  # one legend entry per panel for all faint traces
                 ax.plot(s["x"], s["y"], lw=0.6, alpha=0.3, color=c, gid=GID_RAW,
-                        label=None if "raw" in shown else "per-step values (faint)")
+                        label=None if "raw" in shown else spec.get("raw_label", "per-step values (faint)"))
                 shown.add("raw")
             elif kind == "theory":
                 theory_line(ax, s["x"], s["y"], label=series, color_=c or THEORY_COLOR)

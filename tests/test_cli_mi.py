@@ -97,3 +97,64 @@ def test_validate_out_is_a_file(tmp_path):
     f = tmp_path / "file"
     f.write_text("x")
     _bad(run_lrkd("mi", "--validate", "--out", str(f)))
+
+
+# ------------------------------------------------------------------------ issue 16: messages, --shrinkage
+def test_misnamed_files_say_what_they_are(pair, tmp_path):
+    x = str(pair / "x.npy")
+    (tmp_path / "text.npy").write_text("a,b\n1,2\n")
+    np.savetxt(tmp_path / "x.csv", np.zeros((5, 2)), delimiter=",")
+    np.save(tmp_path / "obj.npy", np.array([{"a": 1}] * 3, dtype=object), allow_pickle=True)
+    (tmp_path / "empty.npy").write_bytes(b"")
+    for name, words in [("text.npy", "CSV/text table"), ("x.csv", "CSV/text table"),
+                        ("obj.npy", "Python objects"), ("empty.npy", "is empty")]:
+        r = run_lrkd("mi", "--x", str(tmp_path / name), "--y", x)
+        _bad(r)
+        assert words in r.stderr and "numpy.save" in r.stderr and "pickled" not in r.stderr, r.stderr
+
+
+def test_identical_arrays_name_the_shrinkage_flag(pair):
+    x = str(pair / "x.npy")
+    r = run_lrkd("mi", "--x", x, "--y", x, "--estimator", "gaussian", "--shrinkage", "off")
+    _bad(r)
+    assert "--shrinkage" in r.stderr and "infinite" in r.stderr
+    r = run_lrkd("mi", "--x", x, "--y", x, "--estimator", "gaussian", "--json")  # auto: flagged finite value
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["shrinkage"] > 0 and out["warning"]
+    assert r.stderr.count("\n") == 1 and r.stderr.startswith("lrkd mi: warning: Gaussian MI:")
+
+
+def test_shrinkage_flag_reaches_the_estimator(pair):
+    args = ("mi", "--x", str(pair / "x.npy"), "--y", str(pair / "y.npy"), "--estimator", "gaussian", "--json")
+    auto = json.loads(run_lrkd(*args).stdout)
+    lw = json.loads(run_lrkd(*args, "--shrinkage", "ledoit-wolf").stdout)
+    assert auto["shrinkage"] == 0 and auto["warning"] == "" and auto["mi"] == pytest.approx(1.0, abs=0.1)
+    assert lw["shrinkage"] > 0 and lw["shrinkage_mode"] == "ledoit-wolf" and lw["warning"]
+    _bad(run_lrkd(*args, "--shrinkage", "sometimes"))
+
+
+def test_ksg_warning_is_one_stderr_line(tmp_path):
+    x, y, _ = gaussian_pair(600, 16, 16, 2.3, 0)
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "y.npy", y)
+    r = run_lrkd("mi", "--x", str(tmp_path / "x.npy"), "--y", str(tmp_path / "y.npy"), "--estimator", "ksg")
+    assert r.returncode == 0, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("lrkd mi: warning: KSG biased towards 0: 16+16 dims")
+
+
+def test_help_describes_the_grids():
+    r = run_lrkd("mi", "--help")
+    assert r.returncode == 0
+    text = " ".join(r.stdout.split())
+    assert "issue's grid" not in text and "--shrinkage {auto,off,ledoit-wolf}" in text
+    assert "32+32 dims" in text and "1+1" in text
+    from empirical.mi.validate import PRESETS  # the hand-written description matches the grids
+
+    for name, cfg in PRESETS.items():
+        part = text.split(f"{name} (", 1)[1].split(")", 1)[0]
+        for n in cfg.samples:
+            assert f"n={n}" in part or f"{n}" in part, (name, n, part)
+        for dx, dy in (cfg.dims[0], cfg.dims[-1]):
+            assert f"{dx}+{dy}" in part, (name, dx, dy, part)

@@ -57,6 +57,10 @@ def test_summary_matches_manual_groupby(raw):
     assert row["bias"].item() == pytest.approx(e.mean() - 2.0)
     assert row["std"].item() == pytest.approx(e.std(ddof=1))
     assert row["rmse"].item() == pytest.approx(np.sqrt(np.mean((e - 2.0) ** 2)))
+    assert set(s["warned"]) <= {0.0, 0.5, 1.0}  # a fraction of the 2 seeds
+    for (est, dims, mi), g in raw.groupby(["estimator", "dims", "true_mi"]):
+        got = s[(s["estimator"] == est) & (s["dims"] == dims) & (s["true_mi"] == mi)]["warned"]
+        assert np.allclose(got, [(g[g["family"] == f]["warning"] != "").mean() for f in sorted(set(g["family"]))])
     t = validate.family_table(s)
     assert len(t) == 3 * 2 and set(t.columns) >= {"mean_abs_bias", "mean_std", "worst_bias", "worst_task"}
 
@@ -67,7 +71,7 @@ def test_figure_data_and_render(raw):
     assert df["panel"].nunique() == 3 * 2
     truth = df[df["kind"] == "theory"]
     np.testing.assert_allclose(truth["x"], truth["y"])  # the truth line is y = x
-    meas = df[(df["kind"] == "measured") & (df["panel"] == "ksg | gaussian") & (df["series"] == "1+1")]
+    meas = df[(df["kind"] == "measured") & (df["panel"] == "ksg | gaussian") & (df["series"] == "1+1 dims")]
     ref = raw[(raw["estimator"] == "ksg") & (raw["family"] == "gaussian") & (raw["dims"] == "1+1")]
     ref = ref.groupby("true_mi")["estimate"].agg(["mean", "min", "max"])
     np.testing.assert_allclose(meas.sort_values("x")[["y", "lo", "hi"]].to_numpy(), ref.to_numpy())
@@ -81,6 +85,13 @@ def test_figure_data_and_render(raw):
     assert all("nats" in ax.get_xlabel() and "nats" in ax.get_ylabel() for ax in visible)
     assert style.count_curves(fig, style.GID_CEILING) == 2
     assert style.count_curves(fig, style.GID_THEORY) == 6
+    # the faint lines are one per seed, and the legend says so (issue 16: it said "per-step values")
+    raw_series = df[(df["kind"] == "raw") & (df["panel"] == "ksg | gaussian")]["series"].unique()
+    ref = raw[(raw["estimator"] == "ksg") & (raw["family"] == "gaussian")]
+    assert sorted(raw_series) == sorted({f"{d} dims seed {s}" for d, s in zip(ref["dims"], ref["seed"])})
+    labels = {t.get_text() for ax in visible for t in ax.get_legend().get_texts()}
+    assert "one seed (faint)" in labels and not any("per-step" in t for t in labels)
+    assert "1+1 dims" in labels and "dimensions of X and Y" in fig._suptitle.get_text()
 
 
 def test_figure_empty_frame():
