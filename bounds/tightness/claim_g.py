@@ -54,8 +54,8 @@ def law_fits(rows: pd.DataFrame, x: dict, n_boot: int = N_BOOT, seed: int = 0, d
         f = cell_mean_fit(part, x, "gap", dataset_cols=datasets, n_boot=n_boot, seed=seed)
         if f is None:
             continue
-        out[name] = {v: exponent_summary(v, f.exponents[v], f.ci[v], f.span[v], f.n_cells, theory[v], range=name)
-                     for v in x}
+        out[name] = {v: exponent_summary(v, f.exponents[v], f.ci[v], f.span[v], f.n_cells, theory[v], range=name,
+                                         **f.counts()) for v in x}
         out[name]["counts"] = f.counts()
         out[name]["log_prefactor"] = f.log_prefactor
     return out
@@ -194,9 +194,14 @@ def claim_G(runs: pd.DataFrame, seed: int = 0, n_boot: int = N_BOOT) -> dict:
         tr["drift"] = drifts
         decide = deciding_fit(fits)
         if decide is None:
-            tr.update(verdict=INCONCLUSIVE, reason=f"[{track}] too few (r, N) cells with a positive seed-mean gap.")
+            gaps = rows["gap"].to_numpy(float)
+            tr.update(verdict=INCONCLUSIVE, reason=f"[{track}] too few (r, N) cells with a positive seed-mean gap "
+                      f"({int((gaps <= 0).sum())} of {len(gaps)} runs have a gap <= 0; needs 4 cells, 2 ranks, 2 N).")
         else:
             v, why, laws = g_verdict(decide, bounds, track)
+            cnt = fits["global"]["counts"] if "global" in fits else decide["counts"]
+            why = why.rstrip() + " " + (f"{cnt['n_nonpositive_points']} of {cnt['n_points']} runs have a gap <= 0 (kept in the seed means); "
+                    f"{cnt['n_nonpositive_cells_left_out']} of {cnt['n_cells']} (r, N) cells have a mean <= 0 (left out).")
             tr.update(verdict=v, reason=why + (" Drift: " + "; ".join(drifts) + "." if drifts else ""),
                       consistent_with=laws, decided_on=decide["rank"]["range"])
         for name, f in fits.items():

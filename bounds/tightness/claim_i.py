@@ -161,7 +161,7 @@ def claim_I(mi: pd.DataFrame) -> dict:
     held = [b for b in res["bounds"] if b.get("evaluated") and b.get("kind") == "bound"]
     broken = [b["id"] for b in held if b["held_all"] is False]
     parts.append("; ".join(f"{b['id']}: {b['n_points'] - b['n_violations']}/{b['n_points']} points on the right side"
-                           for b in held) + ". " if held else "")
+                           for b in held) + "." if held else "")
     parts += [b["note"].capitalize() + " (I1)." for b in res["bounds"] if b.get("kind") == "estimate"]
     res["by_reading"] = verdicts
     overall, why = combine_tracks(verdicts, noun="reading")
