@@ -121,7 +121,8 @@ def _weighted_median(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
 
 def _irls(A: np.ndarray, z: np.ndarray, counts: np.ndarray, loss: str, k: float,
           max_iter: int = 50, tol: float = 1e-9, init: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Batched Huber IRLS. ``A`` (n, p) design, ``z`` (n,) response, ``counts`` (B, n) row multiplicities.
+    """Batched Huber IRLS. ``A`` (n, p) design, ``z`` (n,) response shared by the replicates or (B, n) one per
+    replicate (e.g. bootstrap cell means), ``counts`` (B, n) row multiplicities.
 
     ``init`` (p,): start every Huber replicate there (bootstrap replicates start at the full-data fit, which
     is close to their own solution) instead of at their least-squares fit.
@@ -138,24 +139,25 @@ def _irls(A: np.ndarray, z: np.ndarray, counts: np.ndarray, loss: str, k: float,
     cond = np.linalg.cond(G0)
     valid = np.isfinite(cond) & (cond < 1e12)
 
-    Az = A * z[:, None]
+    Z = np.broadcast_to(z, (B, A.shape[0])) if np.ndim(z) == 2 else z[None, :]
 
     def solve(w, rows=slice(None)):
         """Weighted least squares for the replicates ``rows`` with row weights ``w`` (len(rows), n)."""
         G = (w @ AA).reshape(-1, p, p)
         G = np.where(valid[rows][:, None, None], G, eye)
-        return np.linalg.solve(G, (w @ Az)[..., None])[..., 0]
+        rhs = (w * (Z[rows] if Z.shape[0] > 1 else Z)) @ A
+        return np.linalg.solve(G, rhs[..., None])[..., 0]
 
     coef = solve(counts) if (init is None or loss == "linear") else np.tile(np.asarray(init, float), (B, 1))
     scale = np.zeros(B)
     if loss == "linear":
-        r = z[None, :] - coef @ A.T
+        r = Z - coef @ A.T
         scale = _MAD_TO_SIGMA * _weighted_median(np.abs(r), counts)
         return coef, scale, valid
     # Scale re-estimated in a few outer rounds; with the scale held fixed, Huber IRLS minimizes a convex
     # objective and converges monotonically (re-estimating it at every step can cycle).
     for _ in range(3):
-        r = z[None, :] - coef @ A.T
+        r = Z - coef @ A.T
         scale = _MAD_TO_SIGMA * _weighted_median(np.abs(r), counts)
         tiny = scale <= 1e-300
         thr = k * np.where(tiny, 1.0, scale)[:, None]
@@ -164,7 +166,7 @@ def _irls(A: np.ndarray, z: np.ndarray, counts: np.ndarray, loss: str, k: float,
             idx = np.flatnonzero(active)
             if idx.size == 0:
                 break
-            absr = np.abs(z[None, :] - coef[idx] @ A.T)
+            absr = np.abs((Z[idx] if Z.shape[0] > 1 else Z) - coef[idx] @ A.T)
             np.maximum(absr, 1e-300, out=absr)
             w = np.minimum(1.0, np.divide(thr[idx], absr, out=absr))  # Huber weights min(1, k s/|r|)
             w[tiny[idx]] = 1.0  # exact fit: nothing to down-weight

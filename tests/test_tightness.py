@@ -86,24 +86,29 @@ def rrr():
 
 def test_g_recovers_fast_rate_on_reduced_rank_regression(rrr):
     """Well-specified reduced-rank least squares: gap ~ r N^-1 (THEORY G, 'known scaling'), not N^-1/2."""
-    res = tightness.claim_G(tightness._finish_runs(rrr))
-    b = res["samples_exponent"]
+    res = tightness.claim_G(tightness._finish_runs(rrr), n_boot=400)
+    tr = res["by_track"]["synthetic"]
+    b = tr["samples_exponent"]
     assert b["ci"][0] < -0.75 and b["exponent"] < -0.75, b
-    assert not b["covers_theory"]       # -1/2 is excluded: the seed's rate is not the scaling here
-    assert res["rank_exponent"]["exponent"] > 0.5
-    assert res["verdict"] in ("holds only under a stated assumption", "contradicted")
+    assert not b["covers_theory"]       # -1/2 is excluded: the paper's rate is not the scaling here
+    assert tr["rank_exponent"]["exponent"] > 0.5
+    # the verdict rests on the upper half of N (256..1024, 3 seeds): never "holds" for a fast-rate law; with this
+    # few datasets the upper-half CI may be too wide to say more (inconclusive)
+    assert res["verdict"] != "holds" and tr["decided_on"] == "samples upper half"
     # the fit's span is the data's
     assert b["span"] == [64.0, 1024.0]
 
 
 def test_g_exponents_match_an_independent_ols_fit(rrr):
-    """The report's exponents equal an ordinary least-squares log-log fit within the robust fit's tolerance."""
-    df = rrr[(rrr["test_loss"] - rrr["train_loss"]) > 0]
-    A = np.column_stack([np.ones(len(df)), np.log(df["rank"]), np.log(df["samples"])])
-    coef = np.linalg.lstsq(A, np.log(df["test_loss"] - df["train_loss"]), rcond=None)[0]
-    res = tightness.claim_G(tightness._finish_runs(rrr))
-    assert res["rank_exponent"]["exponent"] == pytest.approx(coef[1], abs=0.15)
-    assert res["samples_exponent"]["exponent"] == pytest.approx(coef[2], abs=0.15)
+    """The report's exponents equal an ordinary least-squares log-log fit of the seed-mean gap per (r, N) within
+    the robust fit's tolerance."""
+    cells = rrr.assign(gap=rrr["test_loss"] - rrr["train_loss"]).groupby(["rank", "samples"])["gap"].mean().reset_index()
+    cells = cells[cells["gap"] > 0]
+    A = np.column_stack([np.ones(len(cells)), np.log(cells["rank"]), np.log(cells["samples"])])
+    coef = np.linalg.lstsq(A, np.log(cells["gap"]), rcond=None)[0]
+    tr = tightness.claim_G(tightness._finish_runs(rrr), n_boot=50)["by_track"]["synthetic"]
+    assert tr["rank_exponent"]["exponent"] == pytest.approx(coef[1], abs=0.15)
+    assert tr["samples_exponent"]["exponent"] == pytest.approx(coef[2], abs=0.15)
 
 
 def test_r_optimal_rank_grows_with_n(rrr):
@@ -116,8 +121,10 @@ def test_r_optimal_rank_grows_with_n(rrr):
 def test_c1_holds_on_sgd_least_squares_and_curve_matches_formula():
     runs, traj = sgd_traj()
     runs = tightness._finish_runs(runs)
-    res = tightness.claim_C(runs, traj)
-    assert res["verdict"] == "holds", res["reason"]
+    res = tightness.claim_C(runs, traj, n_boot=100)
+    # C1 holds at every point; the rate itself needs the horizon experiment, absent here
+    assert res["verdict"] == "holds only under a stated assumption", res["reason"]
+    assert not res["rate_tested"] and res["bounds"][0]["held_all"]
     curves = tightness.c1_curves(runs, traj)
     row = runs.iloc[0]
     c = curves[curves["config_hash"] == row["config_hash"]]
@@ -130,7 +137,7 @@ def test_c1_violation_is_reported_as_contradicted():
     """Shrink the measured Delta and sigma2 a hundredfold: the bound must now fail and the verdict say so."""
     runs, traj = sgd_traj(seeds=(0, 1))
     runs = tightness._finish_runs(runs.assign(delta=runs["delta"] / 100, sigma2=runs["sigma2"] / 100))
-    res = tightness.claim_C(runs, traj)
+    res = tightness.claim_C(runs, traj, n_boot=100)
     assert res["verdict"] == "contradicted"
     assert res["bounds"][0]["n_violations"] > 0
 
@@ -157,14 +164,14 @@ def _write(tmp_path, df, name="m.csv"):
 
 def test_cli_tightness_json_on_csv(tmp_path, rrr):
     p = _write(tmp_path, rrr[["rank", "samples", "seed", "train_loss", "test_loss", "params", "m", "d"]])
-    proc = run_lrkd("tightness", str(p), "--json")
+    proc = run_lrkd("tightness", str(p), "--json", "--n-boot", "50")
     assert proc.returncode == 0, proc.stderr
     rep = json.loads(proc.stdout)
-    g = rep["claims"]["G"]
+    g = rep["claims"]["G"]["by_track"]["user"]
     for k in ("rank_exponent", "samples_exponent"):
         assert np.isfinite(g[k]["exponent"]) and len(g[k]["ci"]) == 2 and g[k]["ci"][0] <= g[k]["ci"][1]
     assert {c["verdict"] for c in rep["claims"].values()} <= set(tightness.VERDICTS)
-    md = run_lrkd("tightness", str(p))
+    md = run_lrkd("tightness", str(p), "--n-boot", "50")
     assert md.returncode == 0 and "| G |" in md.stdout
 
 
@@ -174,7 +181,7 @@ def test_cli_tightness_json_on_csv(tmp_path, rrr):
 ])
 def test_cli_tightness_bad_csv_exits_2(tmp_path, rrr, mutate, needle):
     p = _write(tmp_path, mutate(rrr[["rank", "samples", "seed", "train_loss", "test_loss"]].copy()))
-    proc = run_lrkd("tightness", str(p), "--json")
+    proc = run_lrkd("tightness", str(p), "--json", "--n-boot", "50")
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
     assert needle in proc.stderr and proc.stdout == ""
@@ -190,7 +197,8 @@ def test_user_csv_with_trajectory_columns(tmp_path):
     df = traj.merge(runs.drop(columns=["status"]), on="config_hash").drop(columns=["config_hash"])
     t = tightness.from_user_csv(_write(tmp_path, df))
     assert len(t.runs) == 2 and len(t.traj) == len(df)
-    assert tightness.claim_C(t.runs, t.traj)["verdict"] == "holds"
+    res = tightness.claim_C(t.runs, t.traj, n_boot=100)
+    assert res["verdict"] == "holds only under a stated assumption" and res["bounds"][0]["held_all"]
 
 
 def test_failed_runs_are_excluded_from_fits(rrr):
@@ -198,14 +206,15 @@ def test_failed_runs_are_excluded_from_fits(rrr):
     bad.loc[bad.index[:5], "test_loss"] = np.nan
     t = tightness._finish_runs(bad)
     assert (t["status"] == "failed").sum() == 5
-    rep = tightness.judge(tightness.Tables(runs=t, traj=pd.DataFrame(), mi=pd.DataFrame()))
+    rep = tightness.judge(tightness.Tables(runs=t, traj=pd.DataFrame(), mi=pd.DataFrame()), n_boot=50, n_boot_surface=5)
     assert rep["n_failed"] == 5
-    assert rep["claims"]["G"]["by_track"]["synthetic"]["n_runs"] + \
-        rep["claims"]["G"]["by_track"]["synthetic"]["n_dropped_nonpositive_gap"] == len(rrr) - 5
+    # every ok run is used (non-positive gaps stay in the seed means and are counted)
+    assert rep["claims"]["G"]["by_track"]["synthetic"]["n_runs"] == len(rrr) - 5
 
 
 def test_report_markdown_and_json_are_written(tmp_path, rrr):
-    rep = tightness.judge(tightness.Tables(runs=tightness._finish_runs(rrr), traj=pd.DataFrame(), mi=pd.DataFrame()))
+    rep = tightness.judge(tightness.Tables(runs=tightness._finish_runs(rrr), traj=pd.DataFrame(), mi=pd.DataFrame()),
+                          n_boot=50, n_boot_surface=5)
     md, js = tightness.write_report(rep, tmp_path)
     assert "| claim |" in md.read_text()
     assert json.loads(js.read_text())["claims"]["G"]["verdict"] in tightness.VERDICTS

@@ -49,14 +49,14 @@ def _strict(obj):
 
 def test_cli_includes_the_real_section_equal_to_a_direct_computation(tmp_path):
     out, sweep = _folder(tmp_path, {"real": {"preset": "repro", "runs": 45}})
-    proc = run_lrkd("tightness", str(out), "--json")
+    proc = run_lrkd("tightness", str(out), "--json", "--n-boot", "50")
     assert proc.returncode == 0, proc.stderr[-2000:]
     rep = json.loads(proc.stdout)
     direct = {**tightness.real_model_section(sweep, _fits(alpha=0.75, lo=0.7, hi=0.8)), "preset": "repro"}
     assert rep["real_model"] == _strict(direct)
     m = rep["real_model"]["matrices"][0]
     assert m["gap"]["verdict"] == "holds" and m["spectrum"]["seed_gamma_follows_under"] == ["covering"]
-    md = run_lrkd("tightness", str(out))
+    md = run_lrkd("tightness", str(out), "--n-boot", "50")
     assert md.returncode == 0 and "## Real model (all-MiniLM-L6-v2)" in md.stdout
     assert "real preset 'repro'" in md.stdout and "| L0.value | 45 (0) |" in md.stdout
 
@@ -71,12 +71,12 @@ def test_no_manifest_and_no_fits_file_still_give_the_gap_section(tmp_path):
 def test_stale_real_runs_are_ignored_and_a_failure_is_reported(tmp_path):
     out, _ = _folder(tmp_path, {"sweep": {}})                 # the last repro ran with --real off
     assert tightness.real_section_from_dir(out) is None
-    proc = run_lrkd("tightness", str(out), "--json")
+    proc = run_lrkd("tightness", str(out), "--json", "--n-boot", "50")
     assert proc.returncode == 0 and "real_model" not in json.loads(proc.stdout)
     (out / "manifest.json").write_text(json.dumps({"real": {"preset": "repro", "error": "RuntimeError: boom"}}))
     assert tightness.real_section_from_dir(out) == {"status": "failed", "error": "RuntimeError: boom",
                                                     "preset": "repro"}
-    md = run_lrkd("tightness", str(out))
+    md = run_lrkd("tightness", str(out), "--n-boot", "50")
     assert md.returncode == 0 and "failed: RuntimeError: boom" in md.stdout
 
 
@@ -90,7 +90,7 @@ def test_a_folder_without_real_outputs_has_no_section(tmp_path):
 def test_broken_real_runs_is_one_line_exit_2(tmp_path):
     out, sweep = _folder(tmp_path, None)
     sweep.drop(columns=["gap"]).to_csv(out / tightness.REAL_RUNS_FILE, index=False)
-    proc = run_lrkd("tightness", str(out))
+    proc = run_lrkd("tightness", str(out), "--n-boot", "50")
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "gap" in proc.stderr and not proc.stdout
     with pytest.raises(tightness.UsageError):
         tightness.real_section_from_dir(out)
