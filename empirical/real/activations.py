@@ -91,7 +91,7 @@ class Activations:
 @functools.lru_cache(maxsize=2)
 def corpus_token_ids(corpus: str | None = None) -> tuple[int, ...]:
     """The whole corpus tokenized with the model's tokenizer (no special tokens); cached in memory."""
-    from empirical.data import load_corpus_bytes
+    from empirical.data.corpus import load_corpus_bytes
     from empirical.real import minilm
 
     _, tokenizer = minilm.load()

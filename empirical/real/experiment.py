@@ -99,7 +99,7 @@ def plan(cfg: SweepConfig) -> list[RealRunConfig]:
 def run_one(run: RealRunConfig, store=None, force: bool = False, acts=None) -> dict:
     """One run (from the store when present and not ``force``); returns its flat record. ``acts``: a
     zero-argument callable returning ``{matrix: Activations}`` (captured lazily, only on a cache miss)."""
-    from bounds.cliutil import _jsonable
+    from bounds.jsonable import jsonable as _jsonable
     from empirical.config import config_hash, to_dict
     from empirical.real import activations, minilm
     from empirical.real.clone import clone_run

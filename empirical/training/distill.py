@@ -3,7 +3,7 @@ trained in stacked groups; same records as one-by-one runs up to float rounding)
 
 The one training loop is :func:`train_students` (-> :class:`Training`, the trained student and what
 measuring it needs; :func:`make_records` turns it into records). It serves every caller: distill, the MI
-cloning experiment (``on_checkpoint``), and data-parallel runs (empirical.ddp: ``batch_slicer``, ``wrap``,
+cloning experiment (``on_checkpoint``), and data-parallel runs (empirical.training.ddp: ``batch_slicer``, ``wrap``,
 ``reduce``). Its pieces are public too: :func:`objective`, :class:`TeacherTargets`, :func:`per_student_clip`,
 :func:`make_optimizer`.
 
@@ -26,17 +26,18 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from bounds.cliutil import UsageError
+from bounds.errors import UsageError
 
-from . import measure
-from .config import CLONE_TERMS, DistillConfig, config_hash, to_dict
-from .data import make_splits
-from .device import autocast, make_adamw, resolve_device
-from .losses import cross_entropy, forward_kl, forward_kl_from_stats, smoothed_nll, teacher_kl_stats
-from .lrc import LRCStudent
-from .store import ResultStore
-from .teacher import math_attention
-from .train import get_teacher, lr_factor, versions
+from empirical.training import measure
+from empirical.config import CLONE_TERMS, DistillConfig, config_hash, to_dict
+from empirical.data.corpus import make_splits
+from empirical.runtime.device import autocast, resolve_device
+from empirical.runtime.optim import make_adamw
+from empirical.training.losses import cross_entropy, forward_kl, forward_kl_from_stats, smoothed_nll, teacher_kl_stats
+from empirical.models.lrc import LRCStudent
+from empirical.cache.store import ResultStore
+from empirical.models.teacher import math_attention
+from empirical.training.teacher_training import get_teacher, lr_factor, versions
 
 _CHUNK = 64
 
@@ -197,7 +198,7 @@ def per_student_clip(params, max_norm: float) -> None:
 
 def make_optimizer(params, cfg: DistillConfig):
     """``(optimizer, scheduler)`` of the distillation recipe ``cfg``: fused AdamW or SGD(+momentum), and the
-    :func:`empirical.train.lr_factor` schedule stepped once per step."""
+    :func:`empirical.training.teacher_training.lr_factor` schedule stepped once per step."""
     params = list(params)
     if cfg.optimizer == "adamw":
         opt = make_adamw(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -269,7 +270,7 @@ def train_students(cfgs, *, store: ResultStore | None = None, verbose: bool = Fa
                    reduce=None) -> Training:
     """THE LRC training loop (one config, or a group of stacked configs with equal :func:`group_key`).
 
-    ``teacher`` ``(model, record)`` (default: :func:`empirical.train.get_teacher` of the config, from
+    ``teacher`` ``(model, record)`` (default: :func:`empirical.training.teacher_training.get_teacher` of the config, from
     ``store``); ``device`` (default: the config's). ``log``: measure the probe objective, its loss terms and
     the full-batch squared gradient norm at log-spaced steps (``Training.trajectory``).
     ``on_checkpoint(step, student)`` is called at each step in ``checkpoints`` before that step's update, and
@@ -278,7 +279,7 @@ def train_students(cfgs, *, store: ResultStore | None = None, verbose: bool = Fa
     gradients are zeroed from then on); the loop ends when every student has stopped (the final probe log
     and checkpoint are then at that step).
 
-    Data parallelism (empirical.ddp): every process draws the same GLOBAL minibatch indices (S, B);
+    Data parallelism (empirical.training.ddp): every process draws the same GLOBAL minibatch indices (S, B);
     ``batch_slicer(idx)`` returns the rows this process trains on; ``wrap(module)`` wraps the
     :class:`ObjectiveModule` (e.g. in DistributedDataParallel, which averages the gradients over processes
     in backward); ``reduce(x)`` turns the logged per-step objective (a detached float64 tensor) into the

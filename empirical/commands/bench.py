@@ -7,8 +7,8 @@ results so far (``teacher`` and ``lrc`` read ``matmul``'s peak). All timings are
 interleaved with their baseline, because the machine is noisy.
 
 - ``matmul``: fp32 peak of a large square ``torch.matmul`` (bf16 on CUDA).
-- ``teacher``: training step of the default teacher (batch 32; empirical.train.teacher_step itself): tokens/s,
-  FLOP/s (empirical.mfu's count) as a fraction of the matmul peak, and ``torch.nn.TransformerEncoder``
+- ``teacher``: training step of the default teacher (batch 32; empirical.training.teacher_training.teacher_step itself): tokens/s,
+  FLOP/s (empirical.perf.mfu's count) as a fraction of the matmul peak, and ``torch.nn.TransformerEncoder``
   (pre-norm, causal, same width, depth, heads, FFN width, embedding + tied head) as the in-run baseline:
   ``speedup_vs_torch_baseline``; also the step through ``torch.compile`` (``compiled``; ``--no-compile``
   skips it), a parameter-matched baseline (GELU FFN 4d), the kernel ceiling (GEMM + attention time only) and
@@ -59,7 +59,7 @@ def _time_interleaved(fns: dict, dev, repeats: int, warmup: int = 3) -> dict:
 
 def bench_matmul(ctx) -> dict:
     """Peak matmul FLOP/s (median of several n×n products)."""
-    from .mfu import matmul_peak
+    from empirical.perf.mfu import matmul_peak
     dev = ctx["dev"]
     n = 8192 if dev.type == "cuda" else 2048
     runs = [matmul_peak(dev, n, iters=3) for _ in range(max(3, ctx["repeats"] // 4))]
@@ -67,13 +67,13 @@ def bench_matmul(ctx) -> dict:
 
 
 def _teacher_setup(dev, cfg, batch, compile: bool = False):
-    """One training step of the teacher exactly as :func:`empirical.train.train_teacher` takes it (same
+    """One training step of the teacher exactly as :func:`empirical.training.teacher_training.train_teacher` takes it (same
     optimizer groups, schedule, clipping; through ``torch.compile`` when ``compile``)."""
     import torch
 
-    from .config import TeacherTrainConfig
-    from .teacher import Decoder
-    from .train import make_teacher_optimizer, teacher_step
+    from empirical.config import TeacherTrainConfig
+    from empirical.models.teacher import Decoder
+    from empirical.training.teacher_training import make_teacher_optimizer, teacher_step
     model = Decoder(cfg, torch.Generator().manual_seed(0)).to(dev)
     opt, sched = make_teacher_optimizer(model, TeacherTrainConfig(model=cfg, steps=10**9))
     forward = torch.compile(model) if compile else model
@@ -90,7 +90,7 @@ def _baseline_setup(dev, cfg, batch, d_ff: int | None = None, compile: bool = Fa
     import torch
     from torch import nn
 
-    from .device import autocast
+    from empirical.runtime.device import autocast
     d_ff = cfg.d_ff if d_ff is None else d_ff
 
     class Baseline(nn.Module):
@@ -109,7 +109,7 @@ def _baseline_setup(dev, cfg, batch, d_ff: int | None = None, compile: bool = Fa
     torch.manual_seed(0)
     model = Baseline().to(dev)
     forward = torch.compile(model) if compile else model
-    from .device import make_adamw
+    from empirical.runtime.optim import make_adamw
     opt = make_adamw(model.parameters(), lr=1e-3)
     tok = torch.randint(0, cfg.vocab, (batch, cfg.context + 1), generator=torch.Generator().manual_seed(1)).to(dev)
     mask = nn.Transformer.generate_square_subsequent_mask(cfg.context, device=dev)
@@ -184,8 +184,8 @@ def bench_teacher(ctx) -> dict:
     torch's kernels), and the same numbers for a 4x wider teacher (``wide``)."""
     import time
 
-    from .config import TeacherConfig
-    from .mfu import teacher_step_flops
+    from empirical.config import TeacherConfig
+    from empirical.perf.mfu import teacher_step_flops
     dev, B = ctx["dev"], 32
     peak = ctx["results"].get("matmul", {}).get("flops_per_s")
 
@@ -241,14 +241,14 @@ def bench_teacher(ctx) -> dict:
 def _lrc_setup(dev, cfg, rank, batch, n_students, n_pool=512):
     import torch
 
-    from .config import CLONE_TERMS, DistillConfig
-    from .distill import TeacherTargets, objective, per_student_clip
-    from .lrc import LRCStudent
-    from .teacher import Decoder
+    from empirical.config import CLONE_TERMS, DistillConfig
+    from empirical.training.distill import TeacherTargets, objective, per_student_clip
+    from empirical.models.lrc import LRCStudent
+    from empirical.models.teacher import Decoder
     teacher = Decoder(cfg, torch.Generator().manual_seed(0)).to(dev).eval()
     student = LRCStudent(teacher, rank, seeds=list(range(n_students))).to(dev)
     params = student.trainable_parameters()
-    from .device import make_adamw
+    from empirical.runtime.optim import make_adamw
     opt = make_adamw(params, lr=1e-3)
     pool = torch.randint(0, cfg.vocab, (n_pool, cfg.context + 1), generator=torch.Generator().manual_seed(2))
     dc = DistillConfig(rank=rank)
@@ -268,7 +268,7 @@ def _lrc_setup(dev, cfg, rank, batch, n_students, n_pool=512):
 
 def bench_lrc(ctx) -> dict:
     """LRC step time per token (rank 16, 1 and 4 stacked students) vs the teacher step per token."""
-    from .config import TeacherConfig
+    from empirical.config import TeacherConfig
     dev, B, r = ctx["dev"], 32, 16
     cfg = TeacherConfig()
     one, cached = _lrc_setup(dev, cfg, r, B, 1)
@@ -286,8 +286,8 @@ _MEM_SNIPPET = r"""
 import json, os, resource, sys, time, dataclasses
 import torch
 from empirical.config import DistillConfig, TeacherTrainConfig
-from empirical.store import ResultStore
-from empirical.train import distill
+from empirical.cache.store import ResultStore
+from empirical.training.distill import distill
 tc = TeacherTrainConfig(steps=20, device=sys.argv[3])
 cfg = DistillConfig(teacher=tc, rank=int(sys.argv[1]), samples=int(sys.argv[2]), steps=20, device=sys.argv[3])
 t0 = time.perf_counter()
@@ -323,8 +323,9 @@ def bench_run(ctx) -> dict:
     import dataclasses
     import time
 
-    from .config import DistillConfig, TeacherTrainConfig
-    from .train import distill_many, get_teacher
+    from empirical.config import DistillConfig, TeacherTrainConfig
+    from empirical.training.distill import distill_many
+    from empirical.training.teacher_training import get_teacher
     tc = TeacherTrainConfig(device=ctx["device"])
     get_teacher(tc)
     base = DistillConfig(teacher=tc, device=ctx["device"])
@@ -345,7 +346,7 @@ BENCHMARKS = {
     "memory": bench_memory,
     "run": bench_run,
     "ksg": "empirical.mi.bench:run",
-    "mfu": "empirical.mfu:run",
+    "mfu": "empirical.perf.mfu:run",
 }
 
 
@@ -380,7 +381,7 @@ def run(args) -> int:
         raise UsageError(f"unknown benchmark(s) {', '.join(bad)}; choose from {', '.join(BENCHMARKS)}")
     import torch
 
-    from .device import resolve_device
+    from empirical.runtime.device import resolve_device
     dev = resolve_device(args.device)
     if args.threads:
         torch.set_num_threads(args.threads)
