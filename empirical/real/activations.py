@@ -1,6 +1,6 @@
 """Real text through the real teacher: each chosen matrix's input and output activations, per token.
 
-Text: the embedded corpus (``pydoc_data.topics`` through :func:`empirical.data.load_corpus_bytes`, or any
+Text: the embedded corpus (``pydoc_data.topics`` through :func:`empirical.data.corpus.load_corpus_bytes`, or any
 UTF-8 file), tokenized once with the model's own WordPiece tokenizer, cut into non-overlapping chunks of
 ``seq_len - 2`` tokens, each wrapped as ``[CLS] chunk [SEP]``. ``ActivationConfig.seed`` picks which
 ``n_train_seqs + n_heldout_seqs`` chunks form the *pool* (a seeded permutation of all chunks, first ones kept).
