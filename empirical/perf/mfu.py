@@ -227,7 +227,8 @@ def predict_transformer_grid(grid, distill_defaults=None, peak_flops: float = 79
     import torch
 
     from empirical.config import CLONE_TERMS, DistillConfig, TeacherConfig, swiglu_d_ff
-    from empirical.training.distill import TeacherTargets, group_key
+    from empirical.training.distill import group_key
+    from empirical.training.objective import TeacherTargets
     from empirical.training.losses import cross_entropy, forward_kl
     from empirical.models.lrc import LRCStudent
     from empirical.models.teacher import Decoder
