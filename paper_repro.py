@@ -18,10 +18,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "rank": ("bounds.cli_rank", "recommended student rank for a sample size, under each reading of docs/theory.md R"),
     "bounds": ("bounds.cli_bounds", "the derived bounds: statements, assumptions, formulas; --eval one"),
     "tightness": ("bounds.cli_tightness", "tightness report for a results folder or a CSV of measurements"),
-    "mi": ("empirical.cli_mi", "mutual information (nats) between two sample matrices; --validate"),
-    "teacher": ("empirical.cli_teacher", "train (or load from cache) one LLaMA-style teacher"),
-    "distill": ("empirical.cli_distill", "one Low-Rank Clone distillation run, printing its metrics"),
-    "bench": ("empirical.cli_bench", "performance benchmarks, each a ratio against an in-run baseline"),
+    "mi": ("empirical.commands.mi", "mutual information (nats) between two sample matrices; --validate"),
+    "teacher": ("empirical.commands.teacher", "train (or load from cache) one LLaMA-style teacher"),
+    "distill": ("empirical.commands.distill", "one Low-Rank Clone distillation run, printing its metrics"),
+    "bench": ("empirical.commands.bench", "performance benchmarks, each a ratio against an in-run baseline"),
 }
 
 
@@ -104,7 +104,7 @@ def configure(parser) -> None:
     parser.add_argument("--real", choices=list(REAL_MODES), default="auto",
                         help="the real pretrained teacher (all-MiniLM-L6-v2) stage: auto runs it when the real extra "
                              "is installed, on requires it, off skips it (default: auto)")
-    from empirical.executors import add_executor_arguments
+    from empirical.sweep.executors import add_executor_arguments
     add_executor_arguments(parser)
 
 
@@ -121,7 +121,7 @@ def run(args) -> int:
         if not os.path.isfile(args.corpus):
             raise UsageError(f"--corpus: no such file: {args.corpus}")
         corpus = os.path.abspath(args.corpus)
-    from empirical.executors import executor_from_args
+    from empirical.sweep.executors import executor_from_args
     from empirical.sweep import get_preset
 
     workers = get_preset(args.preset).workers if args.workers is None else args.workers
@@ -171,7 +171,7 @@ def pipeline(preset: str = "quick", device: str = "auto", out="results", force: 
     """plan -> run -> table -> theory -> draw -> real -> judge, writing everything under ``out``:
     ``store/`` (cached run records), ``runs.csv``, ``trajectories.csv``, ``mi.csv``, ``theory_*.csv``,
     ``figures/*.png|pdf|csv``, ``report.md``, ``report.json`` and ``manifest.json``. ``executor`` (a
-    ``concurrent.futures.Executor``, e.g. from :func:`empirical.executors.make_executor`) runs the sweep's
+    ``concurrent.futures.Executor``, e.g. from :func:`empirical.sweep.executors.make_executor`) runs the sweep's
     tasks; None: a local process pool of ``workers`` (in-process when 1). ``real`` (one of
     :data:`REAL_MODES`): the real-teacher stage (:func:`real_stage`: ``store_real/``, ``real_runs.csv``,
     ``figures/real_model.*`` and the report's ``real_model`` section)."""
@@ -179,7 +179,8 @@ def pipeline(preset: str = "quick", device: str = "auto", out="results", force: 
     from pathlib import Path
 
     from bounds import tightness
-    from empirical import sweep, sweep_runners
+    from empirical import sweep
+    from empirical.sweep import runners as sweep_runners
 
     check_real(real)
     log = (lambda msg: print(msg, file=sys.stderr, flush=True)) if as_json else (lambda msg: print(msg, flush=True))
@@ -304,7 +305,7 @@ def _real_compute(name: str, out, force: bool, log) -> tuple[dict, dict]:
     from bounds import tightness
     from empirical.real import experiment, spectra
     from empirical.real.minilm import matrix_names
-    from empirical.store import ResultStore
+    from empirical.cache.store import ResultStore
     from figures import io, real_model
 
     log(f"real teacher all-MiniLM-L6-v2: preset {name!r}, {len(experiment.plan(experiment.PRESETS[name]))} runs")
@@ -342,7 +343,7 @@ def _real_compute(name: str, out, force: bool, log) -> tuple[dict, dict]:
 def _resolve_device(device: str) -> str:
     if device == "cpu":
         return "cpu"
-    from empirical.device import resolve_device
+    from empirical.runtime.device import resolve_device
     return str(resolve_device(device).type)
 
 
@@ -411,7 +412,7 @@ def write_manifest(out, *, preset, device, records, stats, stages, total_s, real
     }
     if real:
         manifest["real"] = real
-    from bounds.cliutil import _jsonable
+    from bounds.jsonable import jsonable as _jsonable
     (Path(out) / "manifest.json").write_text(json.dumps(_jsonable(manifest), indent=2, allow_nan=False) + "\n")
 
 

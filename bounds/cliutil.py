@@ -4,9 +4,10 @@ Torch-free and import-light on purpose: `lrkd rank` must answer in well under a 
 imports numpy, sympy, torch, pandas or matplotlib at module level.
 
 Conventions every subcommand follows:
-- a module ``<package>/cli_<name>.py`` exposes ``configure(parser)`` (adds arguments; imports nothing heavy)
+- a command module (``bounds/cli_<name>.py``, ``empirical/commands/<name>.py``; the table is
+  ``paper_repro.COMMANDS``) exposes ``configure(parser)`` (adds arguments; imports nothing heavy)
   and ``run(args) -> int`` (does the work; heavy imports go inside);
-- bad input raises :class:`UsageError` (or argparse rejects it); the dispatcher prints one line on stderr
+- bad input raises :class:`UsageError` (:mod:`bounds.errors`) (or argparse rejects it); the dispatcher prints one line on stderr
   and exits with status 2, never a traceback;
 - ``--json`` output goes through :func:`emit_json`, which writes strict JSON (no NaN/inf tokens).
 """
@@ -17,9 +18,8 @@ import json
 import math
 import sys
 
-
-class UsageError(ValueError):
-    """Bad input from a user: reported as one line on stderr, exit status 2."""
+from bounds.errors import UsageError  # noqa: F401 - re-exported: commands import it from here
+from bounds.jsonable import jsonable as _jsonable
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -82,19 +82,6 @@ def unit_interval(text: str) -> float:
     if not 0.0 < value < 1.0:
         raise argparse.ArgumentTypeError(f"expected a number in (0, 1), got {text!r}")
     return value
-
-
-def _jsonable(obj):
-    """Recursively turn numpy scalars/arrays and non-finite floats into strict-JSON values (NaN/inf -> None)."""
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if hasattr(obj, "tolist") and not isinstance(obj, (str, bytes)):
-        return _jsonable(obj.tolist())
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj
 
 
 def emit_json(obj, stream=None) -> None:

@@ -7,7 +7,7 @@ C1 bounds :math:`\frac1T\sum_{t=T_0}^{T-1}\|\nabla L(\theta_t)\|^2`. A trajector
 .. math:: \bar g(T_i) = \frac{1}{T_i - T_0}\sum_{j<i} g_{T_j}\,(T_{j+1} - T_j), \qquad \bar g(T_0) = g_{T_0},
 
 which is the exact mean of the previous steps when every step is logged. Pure Python (no numpy, no torch): the
-training code (``empirical.measure``) and the report (``bounds.tightness``) share it.
+training code (``empirical.training.measure``) and the report (``bounds.tightness``) share it.
 """
 from __future__ import annotations
 

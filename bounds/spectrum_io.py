@@ -7,7 +7,7 @@ Accepted inputs (no torch unless the file is a ``.pt``):
   optional when the file holds one tensor;
 - a HuggingFace-style model folder: ``module`` (e.g. ``encoder.layer.0.attention.self.query``) selects
   ``<module>.weight`` in ``model.safetensors`` or in the shard ``model.safetensors.index.json`` names;
-- ``.pt`` / ``.pth``: through :mod:`empirical.weights_io` (``torch.load(weights_only=True)``).
+- ``.pt`` / ``.pth``: through :mod:`empirical.runtime.weights_io` (``torch.load(weights_only=True)``).
 
 Every failure (missing, unreadable, empty, non-finite, negative singular values, unknown tensor) raises
 :class:`bounds.cliutil.UsageError` with a one-line message.
@@ -166,7 +166,7 @@ def read_spectrum(path, tensor: str | None = None, module: str | None = None) ->
             arr, name = _read_safetensors(path, tensor or module)
             return _to_spectrum(arr, f"{path}:{name}")
         elif ext in (".pt", ".pth", ".bin"):
-            from empirical.weights_io import WeightsFileError, load_tensor
+            from empirical.runtime.weights_io import WeightsFileError, load_tensor
 
             try:
                 arr = load_tensor(path, tensor or module)

@@ -2,7 +2,7 @@
 
 A config is a frozen dataclass; :func:`to_dict` gives its canonical JSON-able form (nested dataclasses become
 dicts, tuples lists) and :func:`config_hash` the sha256 of that form plus the cache version and the package
-version, which names its result in a :class:`empirical.store.ResultStore`.
+version, which names its result in a :class:`empirical.cache.store.ResultStore`.
 
 Defaults follow DESIGN.md's expected magnitudes (a 2-layer, width-64 byte-level teacher, context 64+1,
 600 AdamW teacher steps at batch 32; LRC students trained 400 AdamW steps at batch 32).
@@ -87,7 +87,7 @@ class DistillConfig:
     Loss = ``ce_weight``·CE + ``kl_weight``·KL_τ(teacher‖student) [batchmean, no τ²] + ``alpha``·Σ clone MSE
     over ``clone_terms``. lr 1e-2: at r = 16, N = 512 (400 steps) held-out CE was 2.60 / 2.27 / 2.06 nats
     at lr 3e-3 / 1e-2 / 3e-2 (students are still improving at 400 steps; 1e-2 is the measured middle).
-    Defaults: τ = 8 (≈ √context, see empirical.losses), α = 0.2 (LRC-1.5B), all seven
+    Defaults: τ = 8 (≈ √context, see empirical.training.losses), α = 0.2 (LRC-1.5B), all seven
     clone terms, AdamW lr 1e-2 with LRC's linear schedule (0.5 % warmup) and grad clip 1.0.
     """
 

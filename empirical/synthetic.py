@@ -1,23 +1,30 @@
-r"""Synthetic linear track: a planted-spectrum linear teacher and rank-r students, trained in batches.
+r"""The synthetic linear track (the one the sweep runs): a planted-spectrum linear teacher, the exact rank-r ERM
+for the generalization grid and SGD runs with measured convergence constants for figure 1. numpy only.
 
-Teacher :math:`W = U\,\mathrm{diag}(\sigma)\,V^\top \in \mathbb R^{m\times d}`, :math:`\sigma_k = s\,k^{-\alpha}`,
-U, V Haar-random orthonormal (seeded). Data :math:`x\sim\mathcal N(0, I_d)`, :math:`y = Wx + \tau\varepsilon`,
-:math:`\varepsilon\sim\mathcal N(0, I_m)`. Loss per example :math:`\|y-\hat W x\|^2` (summed over outputs).
+It records what the theory needs: the *exact* empirical-risk minimizer (so the gap is exact, with no
+optimization error) and SGD trajectories with measured :math:`\beta, \sigma^2, \Delta` (claim C). (A second,
+torch implementation of this track with Adam-trained and LRC-tied students, summed-squared-error units, was
+removed: the sweep never ran it.)
 
-Students of rank r: ``free`` :math:`\hat W = AB` (A m×r, B r×d; p = r(m+d)) and ``lrc``
-:math:`\hat W = W Z P^\top` (Z, P d×r; p = 2dr: the teacher's matrix times a trainable projection Z, read
-through an input projection P, as LRC's :math:`W^S = W^T Z` with the student's own embedding projection).
+Teacher :math:`W = U\,\mathrm{diag}(s k^{-\alpha})\,V^\top \in \mathbb R^{m\times d}` (Haar U, V from the seed);
+inputs :math:`x \sim N(0, I_d)`, labels :math:`y = Wx + \tau\varepsilon`. The loss is the Gaussian negative
+log-likelihood per output coordinate in nats,
 
-Closed forms (THEORY G/R): population risk :math:`R(\hat W) = \|W-\hat W\|_F^2 + m\tau^2`, so the gap
-:math:`R(\hat W) - \hat R(\hat W)` is exact; the best rank-r error is the Eckart–Young tail
-:math:`\sum_{k>r}\sigma_k^2`; reduced-rank regression has excess risk ≈ :math:`\tau^2 r(m+d-r)/N`.
+.. math:: \ell(\hat W; x, y) = \tfrac12\log(2\pi\tau^2) + \frac{\|y - \hat W x\|^2}{2\tau^2 m},
 
-The empirical risk depends on the data only through :math:`\Sigma_{xx}=X^\top X/N`,
-:math:`\Sigma_{xy}=X^\top Y/N` and :math:`\mathrm{tr}\,\Sigma_{yy}`:
-:math:`\hat R = \mathrm{tr}(\hat W\Sigma_{xx}\hat W^\top) - 2\,\mathrm{tr}(\hat W\Sigma_{xy}) + \mathrm{tr}\,\Sigma_{yy}`,
-so training costs O(md·r) per step whatever N, and :func:`train_many` trains many (rank, N, seed, noise)
-runs at once (ranks padded to the largest with masked columns; each run has its own init, data and Adam
-state, so its result does not depend on its batch-mates).
+so the population risk is closed-form, :math:`\tfrac12\log(2\pi\tau^2) + (\|W-\hat W\|_F^2 + m\tau^2)/(2\tau^2 m)`,
+and the generalization gap is exact. A rank-r student is :math:`\hat W = PQ` with :math:`p(r) = r(m+d)` parameters.
+
+- ``optimizer="rrr"`` (generalization grid): the exact empirical-risk minimizer over rank-r matrices, reduced-rank
+  regression (OLS, then projection of the fitted values on their top-r left singular subspace; Izenman 1975).
+- ``optimizer="sgd"`` (convergence runs): constant-step minibatch SGD on (P, Q) from a small random init, with
+  the full-batch :math:`\|\nabla L\|^2` at every step (its exact running average logged at log-spaced steps),
+  :math:`\beta` = top Hessian eigenvalue by power iteration on finite-difference Hessian-vector products (max of
+  start and end), :math:`\sigma^2` = minibatch-gradient variance (max of start and end), and
+  :math:`\Delta = L(\theta_0) - L^*` with :math:`L^*` the exact rank-r ERM value (not an estimate). Step
+  :math:`\eta = 0.5/\beta_0`.
+
+May import: numpy and :mod:`bounds` (the spectrum fit); never torch.
 """
 from __future__ import annotations
 
@@ -26,188 +33,168 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-import torch
-
-from .config import config_hash, to_dict
-from .synthetic_fallback import planted_spectrum, rrr
 
 
 @dataclass(frozen=True)
 class SyntheticConfig:
-    """One synthetic run. ``noise`` is τ (label-noise standard deviation)."""
+    """One synthetic-track run."""
 
-    m: int = 32
-    d: int = 32
-    s: float = 1.0
+    m: int = 24
+    d: int = 24
     alpha: float = 1.0
+    scale: float = 1.0
     noise: float = 0.5
     rank: int = 4
     samples: int = 256
-    student: str = "free"  # "free" | "lrc"
-    steps: int = 2000
-    lr: float = 0.02
-    init_std: float = 0.1
+    steps: int = 300
     seed: int = 0
-    teacher_seed: int = 0
+    optimizer: str = "rrr"  # "rrr" (exact rank-r ERM) | "sgd"
+    batch_size: int = 32
+    init_std: float = 0.15
+    n_log_points: int = 24
+    experiment: str = "gen"  # "gen" | "conv" (which figure the run feeds)
 
 
-def spectrum(cfg: SyntheticConfig) -> np.ndarray:
-    r""":math:`\sigma_k = s\,k^{-\alpha}`, k = 1..min(m, d) (:func:`empirical.synthetic_fallback.planted_spectrum`)."""
-    return planted_spectrum(cfg.s, cfg.alpha, min(cfg.m, cfg.d))
+def planted_spectrum(scale: float, alpha: float, q: int) -> np.ndarray:
+    r""":math:`\sigma_k = s\,k^{-\alpha}`, k = 1..q (float64)."""
+    return scale * np.arange(1, q + 1, dtype=np.float64) ** -alpha
 
 
-def planted_teacher(cfg: SyntheticConfig) -> torch.Tensor:
-    """W = U diag(σ) Vᵀ (float64) with Haar factors drawn from ``teacher_seed``."""
-    g = torch.Generator().manual_seed(cfg.teacher_seed)
-    q = min(cfg.m, cfg.d)
-    u, _ = torch.linalg.qr(torch.randn(cfg.m, q, generator=g, dtype=torch.float64))
-    v, _ = torch.linalg.qr(torch.randn(cfg.d, q, generator=g, dtype=torch.float64))
-    return u @ torch.diag(torch.from_numpy(spectrum(cfg))) @ v.T
+def teacher(cfg: SyntheticConfig, rng) -> tuple[np.ndarray, np.ndarray]:
+    """(W, singular values) with the planted spectrum s k^-alpha."""
+    k = min(cfg.m, cfg.d)
+    U, _ = np.linalg.qr(rng.standard_normal((cfg.m, k)))
+    V, _ = np.linalg.qr(rng.standard_normal((cfg.d, k)))
+    sv = planted_spectrum(cfg.scale, cfg.alpha, k)
+    return (U * sv) @ V.T, sv
 
 
-def sample(cfg: SyntheticConfig, n: int, W: torch.Tensor | None = None, generator=None):
-    """(X (n, d), Y (n, m)) with x ~ N(0, I), y = Wx + τ ε (float64)."""
-    W = planted_teacher(cfg) if W is None else W
-    g = generator if generator is not None else torch.Generator().manual_seed(cfg.seed + 7_000_001)
-    X = torch.randn(n, cfg.d, generator=g, dtype=torch.float64)
-    E = torch.randn(n, cfg.m, generator=g, dtype=torch.float64)
-    return X, X @ W.T + cfg.noise * E
+def nll(sq_err_per_coord: float, tau: float) -> float:
+    """Gaussian NLL in nats per output coordinate from the mean squared error per coordinate."""
+    return 0.5 * math.log(2 * math.pi * tau**2) + sq_err_per_coord / (2 * tau**2)
 
 
-def population_risk(W: torch.Tensor, W_hat: torch.Tensor, noise) -> torch.Tensor:
-    r""":math:`\mathbb E\|y-\hat Wx\|^2 = \|W-\hat W\|_F^2 + m\tau^2` (batched over leading dimensions)."""
-    m = W.shape[-2]
-    return (W - W_hat).pow(2).sum((-2, -1)) + m * torch.as_tensor(noise, dtype=W.dtype) ** 2
+def rrr(X: np.ndarray, Y: np.ndarray, r: int) -> np.ndarray:
+    """Reduced-rank regression: the rank-r least-squares minimizer (m x d)."""
+    B = np.linalg.lstsq(X, Y, rcond=None)[0]
+    _, _, vt = np.linalg.svd(X @ B, full_matrices=False)
+    P = vt[:r].T @ vt[:r]
+    return (B @ P).T
 
 
-def eckart_young_tail(sig: np.ndarray, r: int) -> float:
-    r""":math:`\sum_{k>r}\sigma_k^2`, the smallest :math:`\|W-\hat W\|_F^2` over rank-r :math:`\hat W`."""
-    return float(np.sum(np.asarray(sig, dtype=np.float64)[r:] ** 2))
+def _loss_grad(P, Q, X, Y, tau):
+    E = Y - X @ Q.T @ P.T  # n x m
+    n, m = Y.shape
+    loss = 0.5 * math.log(2 * math.pi * tau**2) + np.sum(E**2) / (2 * tau**2 * m * n)
+    G = -E / (tau**2 * m * n)  # dL/d(pred)
+    gP = G.T @ X @ Q.T          # m x r
+    gQ = P.T @ G.T @ X          # r x d
+    return loss, gP, gQ
 
 
-def reduced_rank_regression(X: torch.Tensor, Y: torch.Tensor, r: int) -> torch.Tensor:
-    r"""Closed-form rank-r least squares (Izenman 1975): OLS :math:`\hat B` then project the fitted values onto
-    their top-r right singular vectors; returns :math:`\hat W` (m × d). The numpy implementation
-    :func:`empirical.synthetic_fallback.rrr`, on tensors."""
-    return torch.from_numpy(rrr(X.numpy(), Y.numpy(), r))
+def _flat(a, b):
+    return np.concatenate([a.ravel(), b.ravel()])
 
 
-def _stats(cfg: SyntheticConfig, W: torch.Tensor):
-    X, Y = sample(cfg, cfg.samples, W)
-    n = cfg.samples
-    return X.T @ X / n, X.T @ Y / n, (Y * Y).sum() / n
+def _beta(P, Q, X, Y, tau, rng, iters=30, h=1e-4) -> float:
+    """Top Hessian eigenvalue (largest |lambda|) by power iteration with central-difference HVPs."""
+    shapes = (P.shape, Q.shape)
+    v = rng.standard_normal(P.size + Q.size)
+    v /= np.linalg.norm(v)
+    lam = 0.0
+    for _ in range(iters):
+        dP, dQ = v[:P.size].reshape(shapes[0]), v[P.size:].reshape(shapes[1])
+        _, a1, b1 = _loss_grad(P + h * dP, Q + h * dQ, X, Y, tau)
+        _, a0, b0 = _loss_grad(P - h * dP, Q - h * dQ, X, Y, tau)
+        hv = (_flat(a1, b1) - _flat(a0, b0)) / (2 * h)
+        lam = float(v @ hv)
+        nrm = np.linalg.norm(hv)
+        if nrm == 0:
+            break
+        v = hv / nrm
+    return abs(lam)
 
 
-def train_many(cfgs, return_weights: bool = False):
-    """Train many synthetic runs, grouped by (m, d, student, steps, lr, init_std); records in input order
-    (with ``return_weights``: ``(records, [W_hat (m, d) per run])``)."""
-    cfgs = list(cfgs)
-    for c in cfgs:
-        if c.student not in ("free", "lrc"):
-            raise ValueError(f"student must be 'free' or 'lrc', got {c.student!r}")
-        if not 1 <= c.rank <= min(c.m, c.d):
-            raise ValueError(f"rank must be in [1, min(m, d)], got {c.rank}")
-    groups: dict = {}
-    for i, c in enumerate(cfgs):
-        groups.setdefault((c.m, c.d, c.student, c.steps, c.lr, c.init_std), []).append(i)
-    out: list = [None] * len(cfgs)
-    weights: list = [None] * len(cfgs)
-    for idxs in groups.values():
-        recs, whs = _train_group([cfgs[i] for i in idxs])
-        for i, rec, wh in zip(idxs, recs, whs):
-            out[i], weights[i] = rec, wh
-    return (out, weights) if return_weights else out
+def _sigma2(P, Q, X, Y, tau, bs, rng, k=32) -> float:
+    _, gP, gQ = _loss_grad(P, Q, X, Y, tau)
+    full = _flat(gP, gQ)
+    dev = []
+    for _ in range(k):
+        idx = rng.integers(0, X.shape[0], bs)
+        _, a, b = _loss_grad(P, Q, X[idx], Y[idx], tau)
+        dev.append(np.sum((_flat(a, b) - full) ** 2))
+    return float(np.mean(dev))
 
 
-def train(cfg: SyntheticConfig) -> dict:
-    """One synthetic run -> record (same as ``train_many([cfg])[0]``)."""
-    return train_many([cfg])[0]
+def run(cfg: SyntheticConfig) -> dict:
+    """Train/solve one config and return its record (notes/RECORD.md)."""
+    return solve(cfg)[0]
 
 
-def _train_group(cfgs: list[SyntheticConfig]):
-    """Train one group with a single intra-op thread (tiny matrices: threads only add overhead)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        return _train_group_impl(cfgs)
-    finally:
-        torch.set_num_threads(n)
-
-
-def _train_group_impl(cfgs: list[SyntheticConfig]):
+def solve(cfg: SyntheticConfig) -> tuple[dict, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`run` with what it drew and fitted: ``(record, W, W_hat, X, Y)`` (teacher, student, training sample)."""
     t0 = time.perf_counter()
-    base = cfgs[0]
-    S, m, d, R = len(cfgs), base.m, base.d, max(c.rank for c in cfgs)
-    teachers: dict = {}
-    Ws, Sxx, Sxy, Syy, A0, B0 = [], [], [], [], [], []
-    for c in cfgs:
-        key = (c.m, c.d, c.s, c.alpha, c.teacher_seed)
-        if key not in teachers:
-            teachers[key] = planted_teacher(c)
-        W = teachers[key]
-        sxx, sxy, syy = _stats(c, W)
-        Ws.append(W), Sxx.append(sxx), Sxy.append(sxy), Syy.append(syy)
-        g = torch.Generator().manual_seed(c.seed)
-        rows = m if c.student == "free" else d
-        a = torch.zeros(rows, R, dtype=torch.float64)
-        b = torch.zeros(R, d, dtype=torch.float64)
-        a[:, :c.rank] = torch.randn(rows, c.rank, generator=g, dtype=torch.float64) * c.init_std
-        b[:c.rank] = torch.randn(c.rank, d, generator=g, dtype=torch.float64) * c.init_std
-        A0.append(a), B0.append(b)
-    W, Sxx, Sxy, Syy = torch.stack(Ws), torch.stack(Sxx), torch.stack(Sxy), torch.stack(Syy)
-    mask = (torch.arange(R)[None, :] < torch.tensor([c.rank for c in cfgs])[:, None]).to(torch.float64)
-    A = torch.nn.Parameter(torch.stack(A0))
-    B = torch.nn.Parameter(torch.stack(B0))
-
-    def w_hat():
-        a = A * mask[:, None, :]
-        b = B * mask[:, :, None]
-        if base.student == "free":
-            return a @ b                      # (S, m, d)
-        return W @ a @ b                      # W Z Pᵀ with Z = a (d×r), Pᵀ = b (r×d)
-
-    def emp_risk(wh):
-        return ((wh @ Sxx) * wh).sum((1, 2)) - 2 * (wh * Sxy.transpose(1, 2)).sum((1, 2)) + Syy
-
-    opt = torch.optim.Adam([A, B], lr=base.lr)
-    for _ in range(base.steps):
-        loss = emp_risk(w_hat())
-        opt.zero_grad(set_to_none=True)
-        loss.sum().backward()
-        opt.step()
-    with torch.no_grad():
-        wh = w_hat()
-        train_r = emp_risk(wh)
-        noise = torch.tensor([c.noise for c in cfgs], dtype=torch.float64)
-        pop = population_risk(W, wh, noise)
-        approx = (W - wh).pow(2).sum((1, 2))
-    wall = time.perf_counter() - t0
-    recs = []
-    for s, c in enumerate(cfgs):
-        sig = spectrum(c)
-        tail = eckart_young_tail(sig, c.rank)
-        p = c.rank * (c.m + c.d) if c.student == "free" else 2 * c.d * c.rank
-        tr, te = float(train_r[s]), float(pop[s])
-        recs.append({
-            "track": "synthetic", "config": to_dict(c), "config_hash": config_hash(c), "seed": c.seed,
-            "status": "ok" if math.isfinite(te) and math.isfinite(tr) else "failed",
-            "failure_reason": None, "device": "cpu", "wall_s": wall / S, "group_size": S,
-            "rank": c.rank, "samples": c.samples, "tokens": c.samples, "params": p, "m": c.m, "d": c.d,
-            "student": c.student, "noise": c.noise, "spectrum_alpha": c.alpha, "spectrum_s": c.s,
-            "train_loss": tr, "test_loss": te, "gap": te - tr, "gap_is_exact": True,
-            "noise_floor": c.m * c.noise ** 2, "approx_error": float(approx[s]), "eckart_young_tail": tail,
-            "excess_risk": te - c.m * c.noise ** 2 - tail,
-            "rrr_excess_rate": c.noise ** 2 * c.rank * (c.m + c.d - c.rank) / c.samples,
-            "optimizer": "adam", "lr": c.lr, "steps": c.steps, "batch_size": c.samples,
-        })
-    return recs, list(wh.detach())
+    rng = np.random.default_rng([cfg.seed, cfg.m, cfg.d])
+    W, sv = teacher(cfg, rng)
+    X = rng.standard_normal((cfg.samples, cfg.d))
+    Y = X @ W.T + cfg.noise * rng.standard_normal((cfg.samples, cfg.m))
+    tau, m = cfg.noise, cfg.m
+    W_erm = rrr(X, Y, cfg.rank)
+    l_star = nll(np.mean(np.sum((Y - X @ W_erm.T) ** 2, axis=1)) / m, tau)
+    rec = {"track": "synthetic", "seed": cfg.seed, "rank": cfg.rank, "samples": cfg.samples, "tokens": cfg.samples,
+           "params": cfg.rank * (cfg.m + cfg.d), "m": cfg.m, "d": cfg.d, "vocab": None, "device": "cpu",
+           "optimizer": cfg.optimizer, "steps": cfg.steps if cfg.optimizer == "sgd" else 0,
+           "batch_size": cfg.batch_size, "spectrum_alpha": _fit_alpha(sv), "status": "ok", "failure_reason": None}
+    if cfg.optimizer == "rrr":
+        W_hat = W_erm
+    else:
+        P = cfg.init_std * rng.standard_normal((m, cfg.rank))
+        Q = cfg.init_std * rng.standard_normal((cfg.rank, cfg.d))
+        beta0 = _beta(P, Q, X, Y, tau, rng)
+        sig0 = _sigma2(P, Q, X, Y, tau, cfg.batch_size, rng)
+        eta = 0.5 / beta0
+        loss0 = _loss_grad(P, Q, X, Y, tau)[0]
+        g2, losses, best = [], [], loss0
+        for _ in range(cfg.steps):
+            loss, gP, gQ = _loss_grad(P, Q, X, Y, tau)
+            if not math.isfinite(loss):
+                rec.update(status="failed", failure_reason=f"non-finite loss {loss}")
+                break
+            g2.append(float(np.sum(gP**2) + np.sum(gQ**2)))
+            losses.append(loss)
+            best = min(best, loss)
+            idx = rng.integers(0, cfg.samples, cfg.batch_size)
+            _, bP, bQ = _loss_grad(P, Q, X[idx], Y[idx], tau)
+            P, Q = P - eta * bP, Q - eta * bQ
+        logged = sorted({int(round(t)) for t in np.geomspace(1, len(g2), cfg.n_log_points)}) if g2 else []
+        avg = np.cumsum(g2) / np.arange(1, len(g2) + 1)
+        rec.update(lr=eta, beta=max(beta0, _beta(P, Q, X, Y, tau, rng)),
+                   sigma2=max(sig0, _sigma2(P, Q, X, Y, tau, cfg.batch_size, rng)),
+                   delta=loss0 - l_star, loss_init=loss0, loss_best=best, loss_star_is_estimate=False,
+                   trajectory={"step": logged, "grad_norm_sq": [g2[t - 1] for t in logged],
+                               "grad_norm_sq_running_avg": [float(avg[t - 1]) for t in logged],
+                               "train_loss": [losses[t - 1] for t in logged]})
+        W_hat = P @ Q
+    rec["param_norm"] = param_norm(W_hat, cfg.rank) if cfg.optimizer == "rrr" else float(np.sqrt(np.sum(P**2) + np.sum(Q**2)))
+    train = nll(np.mean(np.sum((Y - X @ W_hat.T) ** 2, axis=1)) / m, tau)
+    test = nll((np.sum((W - W_hat) ** 2) + m * tau**2) / m, tau)
+    rec.update(train_loss=train, test_loss=test, gap=test - train, wall_s=time.perf_counter() - t0)
+    return rec, W, W_hat, X, Y
 
 
-def train_sweep(ranks, samples, seeds, **common) -> list[dict]:
-    """Records of the full grid ranks × samples × seeds (one batched call), ``common`` fields shared."""
-    cfgs = [SyntheticConfig(rank=r, samples=n, seed=s, **common) for r in ranks for n in samples for s in seeds]
-    return train_many(cfgs)
+def param_norm(W: np.ndarray, rank: int) -> float:
+    r"""\|\theta\|_2 of the student ``W = P Q`` (P: m x r, Q: r x d) in its balanced factorization
+    :math:`P = U_r S_r^{1/2}, Q = S_r^{1/2} V_r^\top`, the smallest over all factorizations of W:
+    :math:`\min_{PQ=W} \|P\|_F^2 + \|Q\|_F^2 = 2\|W\|_*` (AM-GM on each singular value), so
+    :math:`\|\theta\|_2 = \sqrt{2 \sum_{k \le r} s_k(W)}`. The exact ERM (``optimizer="rrr"``) has no factors of its
+    own; this is the radius R it needs in THEORY G2."""
+    s = np.linalg.svd(W, compute_uv=False)[:rank]
+    return float(np.sqrt(2.0 * np.sum(s)))
 
 
-__all__ = ["SyntheticConfig", "spectrum", "planted_teacher", "sample", "population_risk", "eckart_young_tail",
-           "reduced_rank_regression", "train", "train_many", "train_sweep"]
+def _fit_alpha(sv: np.ndarray) -> float:
+    """Spectrum exponent alpha of sigma_k ~ k^-alpha, measured by bounds.fit (Huber log-log)."""
+    from bounds.fit import fit_power_law
+
+    k = np.arange(1, sv.size + 1, dtype=float)
+    return -fit_power_law(k, sv, n_boot=0).exponent

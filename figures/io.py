@@ -1,14 +1,14 @@
 """Save a figure as PNG + PDF together with the CSV of exactly the data it draws.
 
 ``save(fig, df, folder, name)`` writes ``name.png``, ``name.pdf`` and ``name.csv`` atomically through
-:func:`empirical.store.atomic_write` (a temporary file created with mode 0666 & ~umask, then ``os.replace``)
+:func:`empirical.cache.store.atomic_write` (a temporary file created with mode 0666 & ~umask, then ``os.replace``)
 and returns the three paths.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
-from empirical.store import atomic_write
+from empirical.cache.store import atomic_write
 
 
 def save(fig, df, folder, name: str) -> dict[str, Path]:

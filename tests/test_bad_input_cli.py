@@ -603,9 +603,9 @@ def _stub_run(module_name: str, monkeypatch, seen: list):
 
 
 PARSE_ONLY = {  # (command argv, flag, parsed attribute, module whose run() is stubbed)
-    "mi --k": (["mi", "--x", "a.npy", "--y", "b.npy"], "--k", "k", "empirical.cli_mi"),
-    "mi --batch-size": (["mi", "--x", "a.npy", "--y", "b.npy"], "--batch-size", "batch_size", "empirical.cli_mi"),
-    "mi --steps": (["mi", "--x", "a.npy", "--y", "b.npy"], "--steps", "steps", "empirical.cli_mi"),
+    "mi --k": (["mi", "--x", "a.npy", "--y", "b.npy"], "--k", "k", "empirical.commands.mi"),
+    "mi --batch-size": (["mi", "--x", "a.npy", "--y", "b.npy"], "--batch-size", "batch_size", "empirical.commands.mi"),
+    "mi --steps": (["mi", "--x", "a.npy", "--y", "b.npy"], "--steps", "steps", "empirical.commands.mi"),
     "rank --boot": (["rank", "--samples", "5", "--shape", "2", "2"], "--boot", "boot", "bounds.cli_rank"),
     "rank --shape": (["rank", "--samples", "5", "--shape", "2"], "--shape", "shape", "bounds.cli_rank"),
 }

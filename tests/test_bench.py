@@ -25,14 +25,14 @@ def test_bench_json_has_the_headline_ratios():
         v = out[key[0]][key[1]]
         assert isinstance(v, float) and math.isfinite(v) and v > 0, key
     assert 0 < out["teacher"]["fraction_of_peak"] < 1.5
-    # FLOPs per step agree with the independent count of empirical.mfu (one formula, not retyped)
+    # FLOPs per step agree with the independent count of empirical.perf.mfu (one formula, not retyped)
     from empirical.config import TeacherConfig
-    from empirical.mfu import teacher_step_flops
+    from empirical.perf.mfu import teacher_step_flops
     assert out["teacher"]["flops_per_step"] == teacher_step_flops(TeacherConfig(), 32)
 
 
 def test_registry_entries_resolve_without_running():
-    from empirical import cli_bench
+    from empirical.commands import bench as cli_bench
     for name, entry in cli_bench.BENCHMARKS.items():
         try:
             fn, _ = cli_bench._resolve(entry)
@@ -49,7 +49,7 @@ def test_unknown_benchmark_is_one_line_exit_2():
 
 @pytest.mark.slow
 def test_quick_sized_runs_peak_under_2_gib():
-    from empirical import cli_bench
+    from empirical.commands import bench as cli_bench
     out = cli_bench.bench_memory({"device": "cpu"})
     assert out["under_2GiB"], out
 
@@ -57,7 +57,7 @@ def test_quick_sized_runs_peak_under_2_gib():
 def test_ksg_headline_reports_its_numbers():
     """The text line of the `ksg` entry names its timing and its agreement with scikit-learn (it printed nothing
     before: its results are nested dicts)."""
-    from empirical.cli_bench import _headline
+    from empirical.commands.bench import _headline
     line = _headline("ksg", {"ksg_32x32": {"dims": "32+32", "n": 10000, "seconds_median": 6.2, "speedup_vs_kdtree": 6.6},
                              "sklearn_1d": {"max_abs_diff": 1.8e-15, "time_ratio_sklearn_over_ours": 0.84}})
     assert "32+32" in line and "6.2 s" in line and "6.6x" in line and "1.8e-15" in line and "0.84" in line

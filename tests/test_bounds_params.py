@@ -83,9 +83,9 @@ def test_bad_files(tmp_path):
 @pytest.mark.parametrize("tied", [True, False])
 def test_equals_numel_of_an_instantiated_lrc_student(tied):
     torch = pytest.importorskip("torch")
-    lrc = pytest.importorskip("empirical.lrc")
+    lrc = pytest.importorskip("empirical.models.lrc")
     from empirical.config import TeacherConfig
-    from empirical.teacher import Decoder
+    from empirical.models.teacher import Decoder
 
     cfg = TeacherConfig(vocab=32, d_model=16, n_layers=2, n_heads=2, n_kv_heads=2, d_ff=24, context=8,
                         tied_embeddings=tied)

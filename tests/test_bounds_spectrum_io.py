@@ -107,7 +107,7 @@ def test_pt_read_failures_name_the_file_and_are_not_key_errors(tmp_path):
     import pickle
 
     torch = pytest.importorskip("torch")
-    from empirical.weights_io import WeightsFileError, load_tensor
+    from empirical.runtime.weights_io import WeightsFileError, load_tensor
 
     class Evil:
         def __reduce__(self):

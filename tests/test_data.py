@@ -4,7 +4,7 @@ import torch
 
 from bounds.cliutil import UsageError
 from empirical.config import DataConfig
-from empirical.data import load_corpus_bytes, make_splits
+from empirical.data.corpus import load_corpus_bytes, make_splits
 
 
 def test_embedded_corpus_is_real_text_of_expected_size():

@@ -1,6 +1,6 @@
-"""Data-parallel training (empirical.ddp) under a real ``torchrun`` with 2 CPU processes (gloo).
+"""Data-parallel training (empirical.training.ddp) under a real ``torchrun`` with 2 CPU processes (gloo).
 
-The reference is B's single-process code (empirical.train.train_teacher, empirical.distill.distill) with the
+The reference is B's single-process code (empirical.training.teacher_training.train_teacher, empirical.training.distill.distill) with the
 same config and the same GLOBAL batch. Stated tolerance: the per-step loss trajectories agree to rtol 1e-5
 (the only difference is summation order: two half-batch means averaged vs one full-batch mean; measured
 ~1e-7). Control: the single-process run with HALF the batch (what each process sees) differs by far more,
@@ -16,7 +16,7 @@ import sys
 import numpy as np
 import pytest
 
-from empirical import ddp
+from empirical.training import ddp
 
 RTOL = 1e-5
 
@@ -37,7 +37,7 @@ def _torchrun(tmp_path, what: str, cfg, nproc: int = 2) -> dict:
     cfg_path, out = tmp_path / f"{what}.json", tmp_path / f"{what}-out.json"
     cfg_path.write_text(json.dumps(to_dict(cfg)))
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", str(nproc),
-           "-m", "empirical.ddp", what, "--config", str(cfg_path), "--out", str(out)]
+           "-m", "empirical.training.ddp", what, "--config", str(cfg_path), "--out", str(out)]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=dict(os.environ))
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads(out.read_text())
@@ -52,7 +52,7 @@ def test_shard_bounds_partition_the_global_batch():
 
 def test_indivisible_batch_is_a_one_line_error():
     env = dict(os.environ, WORLD_SIZE="2", RANK="0", LOCAL_RANK="0")  # as torchrun would set, no group needed
-    proc = subprocess.run([sys.executable, "-m", "empirical.ddp", "teacher", "--batch-size", "7", "--steps", "1"],
+    proc = subprocess.run([sys.executable, "-m", "empirical.training.ddp", "teacher", "--batch-size", "7", "--steps", "1"],
                           capture_output=True, text=True, timeout=120, env=env)
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
@@ -64,8 +64,8 @@ def test_two_process_teacher_and_distill_match_single_process(tmp_path, monkeypa
 
     import torch
 
-    from empirical.distill import distill
-    from empirical.train import train_teacher
+    from empirical.training.distill import distill
+    from empirical.training.teacher_training import train_teacher
 
     monkeypatch.setenv("LRKD_CACHE", str(tmp_path / "cache"))  # torchrun children share the teacher cache
     t_cfg, c_cfg = _configs()

@@ -1,4 +1,4 @@
-"""Executors (empirical.executors) and per-key locks (empirical.locking), tested with real processes.
+"""Executors (empirical.sweep.executors) and per-key locks (empirical.cache.locking), tested with real processes.
 
 - submitit's local cluster runs real subprocess jobs of tiny LRC distillations; their records equal the
   in-process records bitwise (CPU, one torch thread on both sides).
@@ -21,8 +21,9 @@ import pytest
 submitit = pytest.importorskip("submitit")
 
 from bounds.cliutil import UsageError  # noqa: E402
-from empirical import executors, locking  # noqa: E402
-from empirical.store import ResultStore  # noqa: E402
+from empirical.sweep import executors
+from empirical.cache import locking  # noqa: E402
+from empirical.cache.store import ResultStore  # noqa: E402
 
 _VOLATILE = ("wall_s", "train_s", "tokens_per_s", "from_cache")
 
@@ -74,7 +75,7 @@ def test_submitit_local_jobs_equal_in_process_runs(tmp_path, monkeypatch):
     """Real subprocess jobs (submitit local cluster) give the same records as the in-process path."""
     import torch
 
-    from empirical.train import distill
+    from empirical.training.distill import distill
 
     monkeypatch.setenv("LRKD_CACHE", str(tmp_path / "cache"))  # jobs inherit it: same teacher cache
     cfgs = _tiny_configs()
@@ -162,7 +163,7 @@ def test_without_locks_the_race_duplicates_work(tmp_path):
 
 
 def _batch_racer(root: str, keys: list, counter: str, barrier, queue) -> None:
-    from empirical.store import ResultStore
+    from empirical.cache.store import ResultStore
 
     def compute(missing):
         with open(counter, "a") as fh:
@@ -196,7 +197,7 @@ def _sweep_racer(root: str, n: int, barrier, queue) -> None:
 
     cfgs = sweep.plan("smoke")[:n]
     barrier.wait()
-    queue.put(locking.stored_batch(sweep.execute_batch, cfgs, root))
+    queue.put(sweep.stored_batch(sweep.execute_batch, cfgs, root))
 
 
 def test_two_sweeps_share_the_store_through_stored_batch(tmp_path, monkeypatch):
@@ -204,7 +205,7 @@ def test_two_sweeps_share_the_store_through_stored_batch(tmp_path, monkeypatch):
     stored_batch: both get identical records, timings included, so only one computed them (two computations
     would measure different wall times); the records equal the plain in-process path's."""
     from empirical import sweep
-    from empirical import sweep_runners as runners
+    from empirical.sweep import runners
 
     monkeypatch.setenv(sweep.SLOW_ENV, "1.0")  # hold the first batch long enough for the race
     n = 4
@@ -284,7 +285,7 @@ def test_ray_tasks_equal_in_process_runs(tmp_path, monkeypatch):
     ray = pytest.importorskip("ray")
     import torch
 
-    from empirical.train import distill
+    from empirical.training.distill import distill
 
     monkeypatch.setenv("LRKD_CACHE", str(tmp_path / "cache"))  # Ray workers started after this inherit it
     cfgs = _tiny_configs()
@@ -309,7 +310,7 @@ def test_ray_tasks_equal_in_process_runs(tmp_path, monkeypatch):
 def test_smoke_preset_sweep_through_submitit_local_equals_in_process(tmp_path, monkeypatch):
     """Helper E's run_sweep on the whole smoke plan: submitit-local subprocess jobs vs in-process."""
     from empirical import sweep
-    from empirical import sweep_runners as runners
+    from empirical.sweep import runners
 
     monkeypatch.setenv("LRKD_CACHE", str(tmp_path / "cache"))
     cfgs = sweep.plan("smoke", "cpu")

@@ -5,7 +5,7 @@ import stat
 
 import pytest
 
-from empirical.store import ResultStore, atomic_write
+from empirical.cache.store import ResultStore, atomic_write
 
 
 @pytest.fixture(params=[0o022, 0o077, 0o002])

@@ -25,9 +25,9 @@ def _tiny():
 
 def test_bf16_autocast_forward_matches_fp32():
     from empirical.config import TeacherConfig
-    from empirical.device import autocast
-    from empirical.losses import cross_entropy
-    from empirical.teacher import Decoder
+    from empirical.runtime.device import autocast
+    from empirical.training.losses import cross_entropy
+    from empirical.models.teacher import Decoder
 
     dev = torch.device("cuda")
     cfg = TeacherConfig(d_model=128, n_layers=2, n_heads=4, n_kv_heads=4, d_ff=344, context=64)
@@ -44,7 +44,7 @@ def test_bf16_autocast_forward_matches_fp32():
 
 
 def test_tf32_and_fused_adamw():
-    from empirical import gpu
+    from empirical.runtime import gpu
 
     got = gpu.configure_cuda()
     assert got["cuda"] and torch.backends.cuda.matmul.allow_tf32
@@ -64,7 +64,7 @@ def test_tf32_and_fused_adamw():
 
 def test_distill_runs_on_cuda(tmp_path, monkeypatch):
     monkeypatch.setenv("LRKD_CACHE", str(tmp_path))
-    from empirical.train import distill
+    from empirical.training.distill import distill
 
     _, c = _tiny()
     rec = distill(c)
@@ -73,7 +73,7 @@ def test_distill_runs_on_cuda(tmp_path, monkeypatch):
 
 
 def test_mfu_on_cuda_is_a_fraction():
-    from empirical import mfu
+    from empirical.perf import mfu
 
     res = mfu.run(device="cuda", size="tiny", steps=3)
     assert res["peak"]["dtype"] == "bfloat16"
@@ -83,7 +83,7 @@ def test_mfu_on_cuda_is_a_fraction():
 
 def test_ddp_single_process_path_on_cuda(tmp_path, monkeypatch):
     monkeypatch.setenv("LRKD_CACHE", str(tmp_path))
-    from empirical.ddp import train_teacher_ddp
+    from empirical.training.ddp import train_teacher_ddp
 
     t, _ = _tiny()
     out = train_teacher_ddp(t)

@@ -6,7 +6,7 @@ import torch
 from torch.distributions import Categorical, kl_divergence
 
 from bounds._fast import g3_loss_range as loss_range  # catalog G3.loss_range
-from empirical.losses import (clone_mse, cross_entropy, forward_kl, reverse_kl,
+from empirical.training.losses import (clone_mse, cross_entropy, forward_kl, reverse_kl,
                               smoothed_cross_entropy)
 
 

@@ -5,9 +5,9 @@ import pytest
 import torch
 
 from empirical.config import CLONE_TERMS, TeacherConfig
-from empirical.losses import cross_entropy, forward_kl
-from empirical.lrc import LRCStudent
-from empirical.teacher import LAYER_MATRICES, Decoder
+from empirical.training.losses import cross_entropy, forward_kl
+from empirical.models.lrc import LRCStudent
+from empirical.models.teacher import LAYER_MATRICES, Decoder
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

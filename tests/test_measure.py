@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from empirical import measure
+from empirical.training import measure
 from empirical.config import TeacherConfig
-from empirical.lrc import LRCStudent
-from empirical.teacher import Decoder
+from empirical.models.lrc import LRCStudent
+from empirical.models.teacher import Decoder
 
 
 def _quadratic(S=2, n=6, seed=0):

@@ -1,5 +1,5 @@
-"""CPU-side checks of the GPU path: FLOP formulas (empirical.mfu) against torch's own FlopCounterMode on
-tiny models, the MFU benchmark's CPU fallback, empirical.gpu's CPU behaviour, and benchmarks/gpu_check.sh
+"""CPU-side checks of the GPU path: FLOP formulas (empirical.perf.mfu) against torch's own FlopCounterMode on
+tiny models, the MFU benchmark's CPU fallback, empirical.runtime.gpu's CPU behaviour, and benchmarks/gpu_check.sh
 (syntax, no-CUDA exit, the commands it runs)."""
 from __future__ import annotations
 
@@ -14,11 +14,13 @@ import torch
 from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.utils.flop_counter import FlopCounterMode
 
-from empirical import gpu, mfu
+from empirical.runtime import gpu
+
+from empirical.perf import mfu
 from empirical.config import CLONE_TERMS, TeacherConfig
-from empirical.losses import cross_entropy
-from empirical.lrc import LRCStudent
-from empirical.teacher import Decoder
+from empirical.training.losses import cross_entropy
+from empirical.models.lrc import LRCStudent
+from empirical.models.teacher import Decoder
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "benchmarks" / "gpu_check.sh"

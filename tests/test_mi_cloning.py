@@ -89,7 +89,7 @@ def one_torch_thread():
 
 
 def test_smoke_run_end_to_end(tmp_path, one_torch_thread):
-    from empirical.store import ResultStore
+    from empirical.cache.store import ResultStore
     from figures import mutual_info
 
     cfg = dataclasses.replace(cloning.preset("smoke"), estimators=("gaussian", "ksg"))

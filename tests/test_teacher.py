@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from empirical.config import TeacherConfig
-from empirical.teacher import Decoder, apply_rope, rope_tables
+from empirical.models.teacher import Decoder, apply_rope, rope_tables
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -8,8 +8,9 @@ import pytest
 import torch
 
 from empirical.config import tiny_distill_config, tiny_teacher_config
-from empirical.store import ResultStore
-from empirical.train import distill, distill_many, get_teacher, lr_factor, train_teacher
+from empirical.cache.store import ResultStore
+from empirical.training.distill import distill, distill_many
+from empirical.training.teacher_training import get_teacher, lr_factor, train_teacher
 
 RECORD_KEYS = {"track", "config", "config_hash", "seed", "versions", "device", "status", "failure_reason",
                "wall_s", "rank", "samples", "tokens", "params", "m", "d", "vocab", "train_loss", "test_loss",
@@ -35,7 +36,7 @@ def test_teacher_is_trained_once_then_loaded(store):
     cfg = tiny_teacher_config()
     m1, r1 = get_teacher(cfg, store=store)
     assert r1["test_loss"] < math.log(256) - 1.0  # learned something beyond uniform bytes
-    from empirical import train
+    from empirical.training import teacher_training as train
     train._TEACHERS.clear()
     m2, r2 = get_teacher(cfg, store=store)
     assert r2["from_cache"] is True and r2["test_loss"] == r1["test_loss"]
@@ -119,8 +120,8 @@ def test_diverging_run_stops_at_its_first_non_finite_objective(store):
 
 
 def test_train_students_checkpoints_and_logging_do_not_change_training(store):
-    from empirical.distill import train_students
-    from empirical.lrc import LRCStudent
+    from empirical.training.distill import train_students
+    from empirical.models.lrc import LRCStudent
 
     cfg = tiny_distill_config(steps=12, samples=32)
     seen = {}

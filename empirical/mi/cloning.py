@@ -31,7 +31,7 @@ that side's coordinates. Then, for the quantity every estimator targets, :math:`
 
 The bound formulas are evaluated through ``bounds.catalog`` (I1, I2, I3), never re-typed here.
 
-**Training.** The students are trained by the one LRC training loop, ``empirical.distill.train_students``
+**Training.** The students are trained by the one LRC training loop, ``empirical.training.distill.train_students``
 (its ``on_checkpoint`` hook measures the student during training).
 """
 from __future__ import annotations
@@ -194,7 +194,7 @@ def _heldout(splits, cfg: CloningConfig):
 
 def _activations(student, seqs, cfg: CloningConfig):
     """(h_t, h_s, seq_id) at cfg.layer/cfg.term on held-out inputs, positions < skip_positions dropped."""
-    from empirical.measure import collect_activations
+    from empirical.training.measure import collect_activations
 
     inp = seqs[:, :-1]
     b, t = inp.shape
@@ -222,9 +222,9 @@ def _heldout_losses(student, seqs, dcfg) -> tuple[float, float]:
 
 def _train(teacher, rank: int, dcfg, checkpoints, on_checkpoint):
     """Train one LRC student of ``rank`` with the recipe of ``dcfg`` through B's training loop
-    (:func:`empirical.distill.train_students`, without its probe logging); ``on_checkpoint(step, student)``
+    (:func:`empirical.training.distill.train_students`, without its probe logging); ``on_checkpoint(step, student)``
     runs at each step in ``checkpoints`` (before that step's update) and at ``steps`` (after the last)."""
-    from empirical.distill import train_students
+    from empirical.training.distill import train_students
 
     return train_students(dataclasses.replace(dcfg, rank=rank), teacher=teacher, log=False,
                           checkpoints=checkpoints, on_checkpoint=on_checkpoint).student
@@ -237,9 +237,9 @@ def run(cfg: CloningConfig | None = None, store=None, verbose: bool = False):
     import pandas as pd
     import torch
 
-    from empirical.data import make_splits
-    from empirical.measure import log_spaced_steps
-    from empirical.train import get_teacher
+    from empirical.data.corpus import make_splits
+    from empirical.training.measure import log_spaced_steps
+    from empirical.training.teacher_training import get_teacher
 
     cfg = cfg or CloningConfig()
     dcfg = _distill_config(cfg)

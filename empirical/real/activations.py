@@ -1,6 +1,6 @@
 """Real text through the real teacher: each chosen matrix's input and output activations, per token.
 
-Text: the embedded corpus (``pydoc_data.topics`` through :func:`empirical.data.load_corpus_bytes`, or any
+Text: the embedded corpus (``pydoc_data.topics`` through :func:`empirical.data.corpus.load_corpus_bytes`, or any
 UTF-8 file), tokenized once with the model's own WordPiece tokenizer, cut into non-overlapping chunks of
 ``seq_len - 2`` tokens, each wrapped as ``[CLS] chunk [SEP]``. ``ActivationConfig.seed`` picks which
 ``n_train_seqs + n_heldout_seqs`` chunks form the *pool* (a seeded permutation of all chunks, first ones kept).
@@ -91,7 +91,7 @@ class Activations:
 @functools.lru_cache(maxsize=2)
 def corpus_token_ids(corpus: str | None = None) -> tuple[int, ...]:
     """The whole corpus tokenized with the model's tokenizer (no special tokens); cached in memory."""
-    from empirical.data import load_corpus_bytes
+    from empirical.data.corpus import load_corpus_bytes
     from empirical.real import minilm
 
     _, tokenizer = minilm.load()

@@ -1,7 +1,7 @@
 """Sweeps of the real-teacher cloning experiment over matrices, students, ranks r, sample sizes N and seeds.
 
 One cached unit is one :class:`RealRunConfig` (matrix, activation text, student config): its record is stored
-in helper B's :class:`empirical.store.ResultStore` under :func:`empirical.config.config_hash` (config + cache
+in helper B's :class:`empirical.cache.store.ResultStore` under :func:`empirical.config.config_hash` (config + cache
 version + package version + the teacher's package pin), so finished runs are never recomputed unless forced.
 :func:`run_sweep` returns a tidy DataFrame, one row per run (columns of :func:`empirical.real.clone.clone_run`
 plus ``matrix, kind, layer, cached``; one column order, :data:`LEAD_COLUMNS` first, whether from the store or not).
@@ -99,7 +99,7 @@ def plan(cfg: SweepConfig) -> list[RealRunConfig]:
 def run_one(run: RealRunConfig, store=None, force: bool = False, acts=None) -> dict:
     """One run (from the store when present and not ``force``); returns its flat record. ``acts``: a
     zero-argument callable returning ``{matrix: Activations}`` (captured lazily, only on a cache miss)."""
-    from bounds.cliutil import _jsonable
+    from bounds.jsonable import jsonable as _jsonable
     from empirical.config import config_hash, to_dict
     from empirical.real import activations, minilm
     from empirical.real.clone import clone_run
@@ -131,7 +131,7 @@ def run_sweep(cfg: SweepConfig | str = "smoke", store=None, force: bool = False,
               blas_threads: int | None = 1) -> "pandas.DataFrame":  # noqa: F821
     """Run (or load) every run of ``cfg`` (a :class:`SweepConfig` or a preset name); tidy DataFrame.
 
-    ``store``: a :class:`empirical.store.ResultStore` (None: no caching). ``blas_threads``: BLAS threads
+    ``store``: a :class:`empirical.cache.store.ResultStore` (None: no caching). ``blas_threads``: BLAS threads
     during the run (1 by default: the matrices are 384-1536 wide, where one thread is fastest and a busy
     machine makes more threads spin). ``progress(i, total, record)`` is called after each run.
     """

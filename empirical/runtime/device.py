@@ -5,12 +5,12 @@ import contextlib
 
 import torch
 
-from bounds.cliutil import UsageError
+from bounds.errors import UsageError
 
 
 def resolve_device(name: str = "auto") -> torch.device:
     """``auto`` -> CUDA when available, else CPU. ``cuda`` without a GPU is a :class:`UsageError`. A CUDA
-    device gets :func:`empirical.gpu.configure_cuda`'s settings (TF32 matmuls, cuDNN autotuning) here, so
+    device gets :func:`empirical.runtime.gpu.configure_cuda`'s settings (TF32 matmuls, cuDNN autotuning) here, so
     every run on a GPU uses them."""
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
@@ -19,7 +19,7 @@ def resolve_device(name: str = "auto") -> torch.device:
     if name not in ("cpu", "cuda"):
         raise UsageError(f"unknown device {name!r} (expected auto, cpu or cuda)")
     if name == "cuda":
-        from .gpu import configure_cuda
+        from empirical.runtime.gpu import configure_cuda
         configure_cuda()
     return torch.device(name)
 
@@ -46,13 +46,3 @@ def configure_cpu_threads(threads: int | None = None) -> int:
             pass
     return torch.get_num_threads()
 
-
-def make_adamw(params, **kwargs):
-    """``torch.optim.AdamW`` with the fused kernel when torch supports it for these tensors (CPU since torch
-    2.4, CUDA): one kernel instead of a dozen per parameter, which dominates tiny models' steps. Falls back
-    to the default implementation otherwise."""
-    params = list(params)
-    try:
-        return torch.optim.AdamW(params, fused=True, **kwargs)
-    except (RuntimeError, TypeError, ValueError):
-        return torch.optim.AdamW(params, **kwargs)

@@ -1,29 +1,11 @@
-"""``lrkd bench``: performance benchmarks, each reported against a baseline measured in the same run.
+"""The measurements behind ``lrkd bench``: each benchmark ``bench_<name>(ctx) -> dict`` times one step (median over
+interleaved repeats) against a baseline measured in the same run. The registry, argument parsing and printing are
+:mod:`empirical.commands.bench`; this module holds what they run.
 
-A registry (:data:`BENCHMARKS`) maps a name to a function ``fn(ctx) -> dict`` or to a dotted path
-``"module:function"`` imported on use (other packages add theirs this way; the function is called with the
-keyword arguments it accepts among ``device`` and ``quick``). ``ctx`` carries the device, repeat count and the
-results so far (``teacher`` and ``lrc`` read ``matmul``'s peak). All timings are medians over repeated steps,
-interleaved with their baseline, because the machine is noisy.
-
-- ``matmul``: fp32 peak of a large square ``torch.matmul`` (bf16 on CUDA).
-- ``teacher``: training step of the default teacher (batch 32; empirical.train.teacher_step itself): tokens/s,
-  FLOP/s (empirical.mfu's count) as a fraction of the matmul peak, and ``torch.nn.TransformerEncoder``
-  (pre-norm, causal, same width, depth, heads, FFN width, embedding + tied head) as the in-run baseline:
-  ``speedup_vs_torch_baseline``; also the step through ``torch.compile`` (``compiled``; ``--no-compile``
-  skips it), a parameter-matched baseline (GELU FFN 4d), the kernel ceiling (GEMM + attention time only) and
-  a 4x wider teacher (``wide``); see :func:`bench_teacher`.
-- ``lrc``: one LRC distillation step (rank 16, cached teacher targets as in a real run) per token against the
-  teacher step per token: ``time_per_token_vs_teacher``; also 4 stacked students per student.
-- ``memory``: peak RSS of quick-preset-sized distillation runs, each in a fresh subprocess.
-- ``run`` (not in the default set): wall time of a full default distillation run, alone and 4 stacked.
-- ``ksg``: the MI estimator benchmark of empirical.mi.bench.
+May import: torch (inside functions), :mod:`empirical.config`, :mod:`empirical.models`, :mod:`empirical.runtime`,
+:mod:`empirical.training`, :mod:`empirical.perf.mfu`.
 """
 from __future__ import annotations
-
-from bounds.cliutil import positive_int
-
-DEFAULT = ("matmul", "teacher", "lrc", "memory", "ksg")
 
 
 def _median(xs):
@@ -59,7 +41,7 @@ def _time_interleaved(fns: dict, dev, repeats: int, warmup: int = 3) -> dict:
 
 def bench_matmul(ctx) -> dict:
     """Peak matmul FLOP/s (median of several n×n products)."""
-    from .mfu import matmul_peak
+    from empirical.perf.mfu import matmul_peak
     dev = ctx["dev"]
     n = 8192 if dev.type == "cuda" else 2048
     runs = [matmul_peak(dev, n, iters=3) for _ in range(max(3, ctx["repeats"] // 4))]
@@ -67,13 +49,13 @@ def bench_matmul(ctx) -> dict:
 
 
 def _teacher_setup(dev, cfg, batch, compile: bool = False):
-    """One training step of the teacher exactly as :func:`empirical.train.train_teacher` takes it (same
+    """One training step of the teacher exactly as :func:`empirical.training.teacher_training.train_teacher` takes it (same
     optimizer groups, schedule, clipping; through ``torch.compile`` when ``compile``)."""
     import torch
 
-    from .config import TeacherTrainConfig
-    from .teacher import Decoder
-    from .train import make_teacher_optimizer, teacher_step
+    from empirical.config import TeacherTrainConfig
+    from empirical.models.teacher import Decoder
+    from empirical.training.teacher_training import make_teacher_optimizer, teacher_step
     model = Decoder(cfg, torch.Generator().manual_seed(0)).to(dev)
     opt, sched = make_teacher_optimizer(model, TeacherTrainConfig(model=cfg, steps=10**9))
     forward = torch.compile(model) if compile else model
@@ -90,7 +72,7 @@ def _baseline_setup(dev, cfg, batch, d_ff: int | None = None, compile: bool = Fa
     import torch
     from torch import nn
 
-    from .device import autocast
+    from empirical.runtime.device import autocast
     d_ff = cfg.d_ff if d_ff is None else d_ff
 
     class Baseline(nn.Module):
@@ -109,7 +91,7 @@ def _baseline_setup(dev, cfg, batch, d_ff: int | None = None, compile: bool = Fa
     torch.manual_seed(0)
     model = Baseline().to(dev)
     forward = torch.compile(model) if compile else model
-    from .device import make_adamw
+    from empirical.runtime.optim import make_adamw
     opt = make_adamw(model.parameters(), lr=1e-3)
     tok = torch.randint(0, cfg.vocab, (batch, cfg.context + 1), generator=torch.Generator().manual_seed(1)).to(dev)
     mask = nn.Transformer.generate_square_subsequent_mask(cfg.context, device=dev)
@@ -184,8 +166,8 @@ def bench_teacher(ctx) -> dict:
     torch's kernels), and the same numbers for a 4x wider teacher (``wide``)."""
     import time
 
-    from .config import TeacherConfig
-    from .mfu import teacher_step_flops
+    from empirical.config import TeacherConfig
+    from empirical.perf.mfu import teacher_step_flops
     dev, B = ctx["dev"], 32
     peak = ctx["results"].get("matmul", {}).get("flops_per_s")
 
@@ -241,14 +223,15 @@ def bench_teacher(ctx) -> dict:
 def _lrc_setup(dev, cfg, rank, batch, n_students, n_pool=512):
     import torch
 
-    from .config import CLONE_TERMS, DistillConfig
-    from .distill import TeacherTargets, objective, per_student_clip
-    from .lrc import LRCStudent
-    from .teacher import Decoder
+    from empirical.config import CLONE_TERMS, DistillConfig
+    from empirical.training.distill import per_student_clip
+    from empirical.training.objective import TeacherTargets, objective
+    from empirical.models.lrc import LRCStudent
+    from empirical.models.teacher import Decoder
     teacher = Decoder(cfg, torch.Generator().manual_seed(0)).to(dev).eval()
     student = LRCStudent(teacher, rank, seeds=list(range(n_students))).to(dev)
     params = student.trainable_parameters()
-    from .device import make_adamw
+    from empirical.runtime.optim import make_adamw
     opt = make_adamw(params, lr=1e-3)
     pool = torch.randint(0, cfg.vocab, (n_pool, cfg.context + 1), generator=torch.Generator().manual_seed(2))
     dc = DistillConfig(rank=rank)
@@ -268,7 +251,7 @@ def _lrc_setup(dev, cfg, rank, batch, n_students, n_pool=512):
 
 def bench_lrc(ctx) -> dict:
     """LRC step time per token (rank 16, 1 and 4 stacked students) vs the teacher step per token."""
-    from .config import TeacherConfig
+    from empirical.config import TeacherConfig
     dev, B, r = ctx["dev"], 32, 16
     cfg = TeacherConfig()
     one, cached = _lrc_setup(dev, cfg, r, B, 1)
@@ -286,8 +269,8 @@ _MEM_SNIPPET = r"""
 import json, os, resource, sys, time, dataclasses
 import torch
 from empirical.config import DistillConfig, TeacherTrainConfig
-from empirical.store import ResultStore
-from empirical.train import distill
+from empirical.cache.store import ResultStore
+from empirical.training.distill import distill
 tc = TeacherTrainConfig(steps=20, device=sys.argv[3])
 cfg = DistillConfig(teacher=tc, rank=int(sys.argv[1]), samples=int(sys.argv[2]), steps=20, device=sys.argv[3])
 t0 = time.perf_counter()
@@ -323,8 +306,9 @@ def bench_run(ctx) -> dict:
     import dataclasses
     import time
 
-    from .config import DistillConfig, TeacherTrainConfig
-    from .train import distill_many, get_teacher
+    from empirical.config import DistillConfig, TeacherTrainConfig
+    from empirical.training.distill import distill_many
+    from empirical.training.teacher_training import get_teacher
     tc = TeacherTrainConfig(device=ctx["device"])
     get_teacher(tc)
     base = DistillConfig(teacher=tc, device=ctx["device"])
@@ -336,111 +320,3 @@ def bench_run(ctx) -> dict:
     four = time.perf_counter() - t0
     return {"one_run_s": one, "four_stacked_s": four, "per_run_stacked_s": four / 4,
             "timing_one": recs[0]["timing_group"]}
-
-
-BENCHMARKS = {
-    "matmul": bench_matmul,
-    "teacher": bench_teacher,
-    "lrc": bench_lrc,
-    "memory": bench_memory,
-    "run": bench_run,
-    "ksg": "empirical.mi.bench:run",
-    "mfu": "empirical.mfu:run",
-}
-
-
-def _resolve(entry):
-    if callable(entry):
-        return entry, True
-    import importlib
-    mod, fn = entry.split(":")
-    return getattr(importlib.import_module(mod), fn), False
-
-
-def configure(parser) -> None:
-    """Arguments of ``lrkd bench``."""
-    parser.add_argument("--json", action="store_true", help="print all results as JSON")
-    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
-    parser.add_argument("--only", action="append", default=None, metavar="NAME",
-                        help=f"run only these benchmarks (repeatable or comma list; choices: {', '.join(BENCHMARKS)})")
-    parser.add_argument("--repeats", type=positive_int, default=15, help="timed steps per measurement (median)")
-    parser.add_argument("--threads", type=positive_int, default=None, help="CPU threads (default: torch's)")
-    parser.add_argument("--no-compile", action="store_true",
-                        help="skip the torch.compile variants of the teacher benchmark (they compile for ~40 s each)")
-
-
-def run(args) -> int:
-    """Run the chosen benchmarks and print their headline ratios (or everything as JSON)."""
-    import inspect
-
-    from bounds.cliutil import UsageError, emit_json
-    names = list(DEFAULT) if not args.only else [n.strip() for o in args.only for n in o.split(",") if n.strip()]
-    bad = [n for n in names if n not in BENCHMARKS]
-    if bad:
-        raise UsageError(f"unknown benchmark(s) {', '.join(bad)}; choose from {', '.join(BENCHMARKS)}")
-    import torch
-
-    from .device import resolve_device
-    dev = resolve_device(args.device)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    ctx = {"dev": dev, "device": dev.type, "repeats": args.repeats, "results": {}, "compile": not args.no_compile}
-    if ("teacher" in names or "lrc" in names) and "matmul" not in names:
-        names.insert(0, "matmul")
-    results = ctx["results"]
-    results["_meta"] = {"device": str(dev), "threads": torch.get_num_threads(), "torch": torch.__version__,
-                        "repeats": args.repeats}
-    for name in names:
-        fn, native = _resolve(BENCHMARKS[name])
-        try:
-            if native:
-                results[name] = fn(ctx)
-            else:
-                params = inspect.signature(fn).parameters
-                kw = {k: v for k, v in (("device", ctx["device"]),) if k in params}
-                results[name] = fn(**kw)
-        except ImportError as exc:
-            results[name] = {"skipped": f"not available: {exc}"}
-        if not args.json:
-            print(f"[{name}] " + _headline(name, results[name]), flush=True)
-    if args.json:
-        emit_json(results)
-    return 0
-
-
-def _headline(name: str, r: dict) -> str:
-    def f(x, spec=".3g"):
-        return "n/a" if x is None else format(x, spec)
-    if "skipped" in r or "error" in r:
-        return str(r)
-    if name == "matmul":
-        return f"peak {f(r['flops_per_s'] / 1e9)} GFLOP/s ({r['dtype']}, n={r['n']})"
-    if name == "teacher":
-        line = (f"eager {f(r['tokens_per_s'], '.0f')} tokens/s, {f(r['flops_per_s'] / 1e9)} GFLOP/s = "
-                f"{f(r['fraction_of_peak'], '.1%')} of peak (kernel ceiling {f(r['kernel_ceiling_fraction'], '.1%')}); "
-                f"torch TransformerEncoder {f(r['torch_baseline_tokens_per_s'], '.0f')} tokens/s -> speedup "
-                f"{f(r['speedup_vs_torch_baseline'])}x (param-matched 4d baseline: "
-                f"{f(r['param_matched_baseline']['speedup_vs_it'])}x)")
-        c = r.get("compiled")
-        if c and "skipped" not in c:
-            line += (f"; compiled {f(c['tokens_per_s'], '.0f')} tokens/s = {f(c['fraction_of_peak'], '.1%')} of peak, "
-                     f"speedup {f(c['speedup_vs_torch_baseline'])}x (vs compiled baseline "
-                     f"{f(c['speedup_vs_compiled_baseline'])}x)")
-        elif c:
-            line += f"; compiled: {c['skipped']}"
-        w = r["wide"]
-        return line + (f"; wide d={w['config']['d_model']}: {f(w['fraction_of_peak'], '.1%')} of peak, speedup "
-                       f"{f(w['speedup_vs_torch_baseline'])}x")
-    if name == "lrc":
-        return (f"LRC step / teacher step per token = {f(r['time_per_token_vs_teacher'])} "
-                f"(4 stacked: {f(r['stacked4_time_per_token_per_student_vs_teacher'])} per student)")
-    if name == "memory":
-        return f"peak RSS {f(r.get('max_peak_rss_mib'), '.0f')} MiB (under 2 GiB: {r.get('under_2GiB')})"
-    if name == "ksg":
-        k, sk = r.get("ksg_32x32", {}), r.get("sklearn_1d", {})
-        return (f"KSG {k.get('dims')} n={k.get('n')}: {f(k.get('seconds_median'))} s "
-                f"({f(k.get('speedup_vs_kdtree'))}x the KD-tree path); vs sklearn 1-D: max |diff| "
-                f"{f(sk.get('max_abs_diff'))} nats, sklearn time / ours {f(sk.get('time_ratio_sklearn_over_ours'))}")
-    if name == "run":
-        return f"full run {f(r['one_run_s'])} s alone, {f(r['per_run_stacked_s'])} s per run when 4 are stacked"
-    return ", ".join(f"{k}={v}" for k, v in list(r.items())[:6] if not isinstance(v, (dict, list)))

@@ -1,12 +1,12 @@
 """CUDA performance settings in one place: TF32 matmuls, fused AdamW, optional ``torch.compile``.
 
-bf16 autocast itself lives in :func:`empirical.device.autocast`. Call :func:`configure_cuda` once at the
+bf16 autocast itself lives in :func:`empirical.runtime.device.autocast`. Call :func:`configure_cuda` once at the
 start of a run on CUDA (a no-op returning ``{"cuda": False}`` elsewhere, so CPU runs stay fp32 and bitwise
 reproducible); build optimizers with :func:`adamw` and wrap a model or step with :func:`maybe_compile`.
 
 - TF32 (``torch.backends.cuda.matmul.allow_tf32``, cuDNN too): fp32 matmuls outside autocast (e.g. the
   optimizer-side ones, the MI estimators' torch parts) use tensor cores with a 10-bit mantissa.
-- fused AdamW (``torch.optim.AdamW(fused=True)``, via :func:`empirical.device.make_adamw`): one kernel for
+- fused AdamW (``torch.optim.AdamW(fused=True)``, via :func:`empirical.runtime.optim.make_adamw`): one kernel for
   the whole update instead of a loop of elementwise kernels.
 - ``torch.compile``: off by default (compilation takes tens of seconds, which a 15-minute preset of many
   small runs cannot amortise; worth it for one long run).
@@ -42,11 +42,11 @@ def configure_cuda(opts: CudaOptions | None = None) -> dict:
 
 
 def adamw(params, opts: CudaOptions | None = None, **kwargs):
-    """AdamW: :func:`empirical.device.make_adamw` (the fused kernel wherever torch has it) when
+    """AdamW: :func:`empirical.runtime.optim.make_adamw` (the fused kernel wherever torch has it) when
     ``opts.fused_adamw``, else plain ``torch.optim.AdamW(params, **kwargs)``."""
     import torch
 
-    from .device import make_adamw
+    from empirical.runtime.optim import make_adamw
 
     opts = opts or CudaOptions()
     return make_adamw(params, **kwargs) if opts.fused_adamw else torch.optim.AdamW(list(params), **kwargs)

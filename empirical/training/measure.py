@@ -89,10 +89,10 @@ def log_spaced_steps(total: int, n: int) -> list[int]:
 @torch.no_grad()
 def collect_activations(student, tokens: torch.Tensor, layer: int, term: str, index: int = 0):
     """Teacher and student activations at ``layer`` and ``term`` for byte tokens (B, T), as numpy arrays
-    of shape (B·T, width). ``student`` is an :class:`empirical.lrc.LRCStudent` (student ``index`` of its
+    of shape (B·T, width). ``student`` is an :class:`empirical.models.lrc.LRCStudent` (student ``index`` of its
     stack). Terms: the clone terms ``q, k, v, attn, gate, up`` (both in the teacher's width), ``ffn`` and
     ``resid`` (teacher d_T, student r: the FFN output and the residual stream after the layer)."""
-    from .teacher import decoder_forward
+    from empirical.models.teacher import decoder_forward
     t_cap: list = []
     student.teacher(tokens, capture=t_cap)
     emb, layers, final, head = student.student_weights()

@@ -3,9 +3,9 @@ trained in stacked groups; same records as one-by-one runs up to float rounding)
 
 The one training loop is :func:`train_students` (-> :class:`Training`, the trained student and what
 measuring it needs; :func:`make_records` turns it into records). It serves every caller: distill, the MI
-cloning experiment (``on_checkpoint``), and data-parallel runs (empirical.ddp: ``batch_slicer``, ``wrap``,
-``reduce``). Its pieces are public too: :func:`objective`, :class:`TeacherTargets`, :func:`per_student_clip`,
-:func:`make_optimizer`.
+cloning experiment (``on_checkpoint``), and data-parallel runs (empirical.training.ddp: ``batch_slicer``, ``wrap``,
+``reduce``). Its pieces are public too: :func:`per_student_clip`, :func:`make_optimizer`, and the objective
+and evaluation of :mod:`empirical.training.objective`.
 
 Per run, measured (notes/RECORD.md): train/held-out CE (plain and prediction-smoothed), the gap, per-term
 clone MSE (held-out, summed over layers), full-batch squared gradient norm of the training objective on a
@@ -24,21 +24,20 @@ import time
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
-from bounds.cliutil import UsageError
+from bounds.errors import UsageError
 
-from . import measure
-from .config import CLONE_TERMS, DistillConfig, config_hash, to_dict
-from .data import make_splits
-from .device import autocast, make_adamw, resolve_device
-from .losses import cross_entropy, forward_kl, forward_kl_from_stats, smoothed_nll, teacher_kl_stats
-from .lrc import LRCStudent
-from .store import ResultStore
-from .teacher import math_attention
-from .train import get_teacher, lr_factor, versions
+from empirical.training import measure
+from empirical.config import CLONE_TERMS, DistillConfig, config_hash, to_dict
+from empirical.data.corpus import make_splits
+from empirical.runtime.device import resolve_device
+from empirical.runtime.optim import make_adamw
+from empirical.training.objective import ObjectiveModule, TeacherTargets, evaluate, objective
+from empirical.models.lrc import LRCStudent
+from empirical.cache.store import ResultStore
+from empirical.models.teacher import math_attention
+from empirical.training.teacher_training import get_teacher, lr_factor, versions
 
-_CHUNK = 64
 
 
 def validate(cfg: DistillConfig) -> None:
@@ -96,96 +95,6 @@ def distill_many(cfgs, store: ResultStore | None = None, verbose: bool = False, 
 
 # ---------------------------------------------------------------------------------------------- internals
 
-class TeacherTargets:
-    """Teacher targets for the first ``n`` pool sequences — the KL stats at τ (:func:`teacher_kl_stats`) and
-    the clone activations — precomputed once (in fixed chunks of 64 sequences) when they fit in the memory
-    budget; otherwise computed per batch."""
-
-    @staticmethod
-    def bytes_per_sequence(cfg, terms) -> int:
-        """float32 bytes the cached targets of one sequence take: the teacher's softmax (V) and negative
-        entropy (1) per position, and each clone term's activation per layer."""
-        widths = {"q": cfg.n_heads * cfg.hd, "k": cfg.n_kv_heads * cfg.hd, "v": cfg.n_kv_heads * cfg.hd,
-                  "attn": cfg.n_heads * cfg.hd, "gate": cfg.d_ff, "up": cfg.d_ff, "ffn": cfg.d_model}
-        return cfg.context * (cfg.vocab + 1 + cfg.n_layers * sum(widths[t] for t in terms)) * 4
-
-    def __init__(self, student: LRCStudent, pool: torch.Tensor, terms, tau: float, budget_mb: float, dev):
-        self.student, self.terms, self.tau, self.dev = student, tuple(terms), tau, dev
-        self.cached = pool.shape[0] * self.bytes_per_sequence(student.cfg, self.terms) <= budget_mb * 2**20
-        if self.cached:
-            parts = [self._compute(pool[i:i + _CHUNK, :-1].to(dev)) for i in range(0, pool.shape[0], _CHUNK)]
-            self.pt = torch.cat([p[0] for p in parts])
-            self.negh = torch.cat([p[1] for p in parts])
-            self.caps = [{t: torch.cat([p[2][l][t] for p in parts]) for t in self.terms}
-                         for l in range(student.cfg.n_layers)]
-
-    def _compute(self, tokens):
-        with autocast(self.dev):
-            logits, cap = self.student.teacher_targets(tokens)
-        pt, negh = teacher_kl_stats(logits, self.tau)
-        return pt, negh, [{t: c[t].float() for t in self.terms} for c in cap]
-
-    def get(self, idx: torch.Tensor, tokens: torch.Tensor):
-        """``(p_T, Σ p_T log p_T, caps)`` for pool rows ``idx`` (S, B) whose inputs are ``tokens`` (S, B, T)."""
-        if not self.cached:
-            return self._compute(tokens)
-        idx = idx.to(self.pt.device)
-        return self.pt[idx], self.negh[idx], [{t: c[t][idx] for t in self.terms} for c in self.caps]
-
-
-def objective(student, tokens, idx, targets, cfg, terms):
-    r"""Per-student (objective, ce, kl, clone total), each of shape (S,), for token rows ``tokens`` (S, B, T+1)
-    whose pool indices are ``idx`` (S, B): :math:`w_{ce}\,\mathrm{CE} + w_{kl}\,\mathrm{KL}_\tau + \alpha\sum\mathrm{MSE}`
-    (shared/LRC.md); ``targets`` a :class:`TeacherTargets`, ``terms`` the clone terms (() for none)."""
-    inp, tgt = tokens[..., :-1], tokens[..., 1:]
-    S, B = inp.shape[:2]
-    pt, negh, caps = targets.get(idx, inp)
-    with autocast(tokens.device):
-        out = student(inp, terms=terms, targets=(None, caps))
-    ce = cross_entropy(out.logits, tgt, reduction="none").view(S, -1).mean(1)
-    obj = cfg.ce_weight * ce
-    kl = torch.zeros_like(ce)
-    if cfg.kl_weight:
-        kl = forward_kl_from_stats(pt, negh, out.logits, cfg.tau, reduction="none").view(S, -1).sum(1) / B
-        obj = obj + cfg.kl_weight * kl
-    clone = torch.zeros_like(ce)
-    if terms:
-        clone = sum(out.clone.values())
-        obj = obj + cfg.alpha * clone
-    return obj, ce, kl, clone
-
-
-@torch.no_grad()
-def _evaluate(student, seqs: torch.Tensor, cfg, dev, terms):
-    """Per-student CE, smoothed CE, KL(τ=1, per token) and clone MSE per term (summed over layers) on
-    ``seqs`` (n, T+1), the same sequences for every student."""
-    S = student.n_students
-    sums = {"ce": torch.zeros(S, dtype=torch.float64), "sm": torch.zeros(S, dtype=torch.float64),
-            "kl": torch.zeros(S, dtype=torch.float64)}
-    clone = {t: torch.zeros(S, dtype=torch.float64) for t in terms}
-    ntok = 0
-    a = cfg.smoothing_alpha
-    for i in range(0, seqs.shape[0], _CHUNK):
-        b = seqs[i:i + _CHUNK].to(dev)
-        tok = b.unsqueeze(0).expand(S, *b.shape)
-        with autocast(dev):
-            out = student(tok[..., :-1], terms=terms)
-        lp = F.log_softmax(out.logits.float(), -1)
-        tgt = tok[..., 1:]
-        logp = lp.gather(-1, tgt.unsqueeze(-1)).squeeze(-1)
-        n = tgt[0].numel()
-        sums["ce"] += (-logp).reshape(S, -1).sum(1).double().cpu()
-        sm = smoothed_nll(logp, a, lp.shape[-1])
-        sums["sm"] += sm.reshape(S, -1).sum(1).double().cpu()
-        sums["kl"] += forward_kl(out.teacher_logits, out.logits, 1.0, reduction="none").reshape(S, -1).sum(1).double().cpu()
-        for (l, t), v in out.clone.items():
-            clone[t] += v.double().cpu() * n
-        ntok += n
-    res = {k: (v / ntok).numpy() for k, v in sums.items()}
-    res["clone"] = {t: (v / ntok).numpy() for t, v in clone.items()}
-    return res
-
-
 def per_student_clip(params, max_norm: float) -> None:
     """Clip each stacked student's gradient (dim 0 of every parameter) to global norm ``max_norm``."""
     S = params[0].shape[0]
@@ -197,7 +106,7 @@ def per_student_clip(params, max_norm: float) -> None:
 
 def make_optimizer(params, cfg: DistillConfig):
     """``(optimizer, scheduler)`` of the distillation recipe ``cfg``: fused AdamW or SGD(+momentum), and the
-    :func:`empirical.train.lr_factor` schedule stepped once per step."""
+    :func:`empirical.training.teacher_training.lr_factor` schedule stepped once per step."""
     params = list(params)
     if cfg.optimizer == "adamw":
         opt = make_adamw(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -205,18 +114,6 @@ def make_optimizer(params, cfg: DistillConfig):
         opt = torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, cfg.steps, cfg.warmup_frac, cfg.schedule))
     return opt, sched
-
-
-class ObjectiveModule(torch.nn.Module):
-    """:func:`objective` as a module whose forward returns the per-student objective (S,): what
-    ``DistributedDataParallel`` wraps (it needs a module whose forward produces the loss)."""
-
-    def __init__(self, student: LRCStudent, targets: TeacherTargets, cfg: DistillConfig, terms):
-        super().__init__()
-        self.student, self.targets, self.cfg, self.terms = student, targets, cfg, tuple(terms)
-
-    def forward(self, tokens, idx):
-        return objective(self.student, tokens, idx, self.targets, self.cfg, self.terms)[0]
 
 
 @dataclasses.dataclass
@@ -269,7 +166,7 @@ def train_students(cfgs, *, store: ResultStore | None = None, verbose: bool = Fa
                    reduce=None) -> Training:
     """THE LRC training loop (one config, or a group of stacked configs with equal :func:`group_key`).
 
-    ``teacher`` ``(model, record)`` (default: :func:`empirical.train.get_teacher` of the config, from
+    ``teacher`` ``(model, record)`` (default: :func:`empirical.training.teacher_training.get_teacher` of the config, from
     ``store``); ``device`` (default: the config's). ``log``: measure the probe objective, its loss terms and
     the full-batch squared gradient norm at log-spaced steps (``Training.trajectory``).
     ``on_checkpoint(step, student)`` is called at each step in ``checkpoints`` before that step's update, and
@@ -278,7 +175,7 @@ def train_students(cfgs, *, store: ResultStore | None = None, verbose: bool = Fa
     gradients are zeroed from then on); the loop ends when every student has stopped (the final probe log
     and checkpoint are then at that step).
 
-    Data parallelism (empirical.ddp): every process draws the same GLOBAL minibatch indices (S, B);
+    Data parallelism (empirical.training.ddp): every process draws the same GLOBAL minibatch indices (S, B);
     ``batch_slicer(idx)`` returns the rows this process trains on; ``wrap(module)`` wraps the
     :class:`ObjectiveModule` (e.g. in DistributedDataParallel, which averages the gradients over processes
     in backward); ``reduce(x)`` turns the logged per-step objective (a detached float64 tensor) into the
@@ -381,8 +278,8 @@ def make_records(tr: Training) -> list[dict]:
     # ---------------------------------------------------------------- end-of-run measurements
     t_eval = time.perf_counter()
     E = min(base.samples, base.eval_sequences)
-    ev_train = _evaluate(student, pool[:E], base, dev, terms=())
-    ev_test = _evaluate(student, splits.heldout[:base.eval_sequences], base, dev, terms=CLONE_TERMS)
+    ev_train = evaluate(student, pool[:E], base, dev, terms=())
+    ev_test = evaluate(student, splits.heldout[:base.eval_sequences], base, dev, terms=CLONE_TERMS)
     t_beta = time.perf_counter()
     beta = np.full(S, np.nan)
     if base.beta_iters > 0 and not all(k is not None for k in tr.stopped_at_step):

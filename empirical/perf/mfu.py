@@ -14,7 +14,7 @@ the causal mask is not discounted):
 
 .. math:: F_{teacher} = B T\,(6\,N(d) + 12\,L\,T\,H h)
 
-LRC step for S students of rank r (empirical.lrc): the student weights :math:`W^T Z` are rebuilt every
+LRC step for S students of rank r (empirical.models.lrc): the student weights :math:`W^T Z` are rebuilt every
 step (forward + the gradient to Z only; the teacher is frozen), the student runs at width r with the
 teacher's heads, the FFN clone target is :math:`y_T Z_{down}`, and the teacher's forward runs without
 gradient unless its targets are cached:
@@ -25,8 +25,8 @@ gradient unless its targets are cached:
 forward and again backward; with untied embeddings add the LM-head projection, :math:`4 S V d r`; the
 teacher runs once per stacked student because each student reads its own minibatch).
 
-:func:`run` times both steps on ``device`` (bf16 autocast and fused AdamW on CUDA via empirical.device /
-empirical.gpu; fp32 on CPU) and divides the achieved FLOP/s by the peak of a square matmul in the same dtype
+:func:`run` times both steps on ``device`` (bf16 autocast and fused AdamW on CUDA via empirical.runtime.device /
+empirical.runtime.gpu; fp32 on CPU) and divides the achieved FLOP/s by the peak of a square matmul in the same dtype
 measured in the same run: MFU = achieved / measured peak.
 """
 from __future__ import annotations
@@ -132,12 +132,12 @@ def run(device: str = "cuda", size: str | None = None, steps: int = 10) -> dict:
     """
     import torch
 
-    from .config import CLONE_TERMS, TeacherConfig
-    from .device import autocast, resolve_device
-    from .gpu import adamw, configure_cuda
-    from .losses import cross_entropy, forward_kl
-    from .lrc import LRCStudent
-    from .teacher import Decoder
+    from empirical.config import CLONE_TERMS, TeacherConfig
+    from empirical.runtime.device import autocast, resolve_device
+    from empirical.runtime.gpu import adamw, configure_cuda
+    from empirical.training.losses import cross_entropy, forward_kl
+    from empirical.models.lrc import LRCStudent
+    from empirical.models.teacher import Decoder
 
     dev = resolve_device(device)
     size = size or ("bench" if dev.type == "cuda" else "tiny")
@@ -215,7 +215,7 @@ def predict_transformer_grid(grid, distill_defaults=None, peak_flops: float = 79
       with ``e`` the measurement work in step-equivalents (probe gradient at ``n_log_points + 1`` points on
       a 2-batch probe, ``beta_iters`` Hessian-vector products ≈ 2 gradients each on the probe,
       ``sigma2_batches`` gradients, the final evaluation of 1024 sequences ≈ 1024/(3B) steps); teacher
-      targets counted only when they do not fit the cache, as empirical.distill decides;
+      targets counted only when they do not fit the cache, as empirical.training.distill decides;
     - launch-bound: eager-mode operator count of one step (counted on CPU with :func:`count_aten_ops`) ×
       ``op_overhead_s`` per operator × steps, for runs stacked ``group_size`` at a time (distill_many) and for
       runs one at a time.
@@ -226,11 +226,12 @@ def predict_transformer_grid(grid, distill_defaults=None, peak_flops: float = 79
 
     import torch
 
-    from .config import CLONE_TERMS, DistillConfig, TeacherConfig, swiglu_d_ff
-    from .distill import TeacherTargets, group_key
-    from .losses import cross_entropy, forward_kl
-    from .lrc import LRCStudent
-    from .teacher import Decoder
+    from empirical.config import CLONE_TERMS, DistillConfig, TeacherConfig, swiglu_d_ff
+    from empirical.training.distill import group_key
+    from empirical.training.objective import TeacherTargets
+    from empirical.training.losses import cross_entropy, forward_kl
+    from empirical.models.lrc import LRCStudent
+    from empirical.models.teacher import Decoder
 
     dc = distill_defaults or DistillConfig()
     d_ff = swiglu_d_ff(grid.d_model)
@@ -275,7 +276,7 @@ def predict_transformer_grid(grid, distill_defaults=None, peak_flops: float = 79
 
     s_step()
     s_ops = count_aten_ops(s_step)
-    # empirical.distill.group_key: same rank, and same min(N, probe_size) and min(N, eval_sequences)
+    # empirical.training.distill.group_key: same rank, and same min(N, probe_size) and min(N, eval_sequences)
     keys: dict = {}
     for n in grid.samples:
         k = group_key(dataclasses.replace(dc, samples=n))

@@ -2,15 +2,15 @@
 records -> tables.
 
 This is the only place that knows which function trains which config: the transformer track's
-:class:`empirical.config.DistillConfig` goes to :func:`empirical.train.distill`; the synthetic linear track's
-config goes to :func:`empirical.synthetic_fallback.run`. Records follow notes/RECORD.md; :func:`runs_table` and
+:class:`empirical.config.DistillConfig` goes to :func:`empirical.training.distill.distill`; the synthetic linear track's
+config goes to :func:`empirical.synthetic.run`. Records follow notes/RECORD.md; :func:`runs_table` and
 :func:`traj_table` flatten them into the tables the report and figures read.
 """
 from __future__ import annotations
 
 import time
 
-from bounds.cliutil import _jsonable
+from bounds.jsonable import jsonable as _jsonable
 
 #: scalar record fields copied into runs.csv (RECORD.md), in this order
 RUN_COLUMNS = ("config_hash", "track", "experiment", "status", "failure_reason", "seed", "rank", "samples", "tokens",
@@ -31,7 +31,7 @@ def key(cfg) -> str:
 def synthetic_configs(grid, device: str = "cpu") -> list:
     """Synthetic-track configs: the (rank x samples x seed) generalization grid (exact rank-r ERM), then SGD
     convergence runs."""
-    from empirical.synthetic_fallback import SyntheticConfig
+    from empirical.synthetic import SyntheticConfig
 
     out = []
     for n in grid.samples:
@@ -85,9 +85,9 @@ def run_many(cfgs: list, store_root=None) -> list[dict]:
     loaded from (or trained into) the store at ``store_root`` (default: the user cache)."""
     kinds = {type(c).__name__ for c in cfgs}
     if kinds == {"SyntheticConfig"}:
-        from empirical import synthetic_fallback as mod
+        from empirical import synthetic as mod
         return [mod.run(c) for c in cfgs]
-    from empirical.store import ResultStore
+    from empirical.cache.store import ResultStore
     store = ResultStore(store_root) if store_root is not None else None
     if kinds == {"CloningConfig"}:
         from empirical.mi import cloning
@@ -99,7 +99,7 @@ def run_many(cfgs: list, store_root=None) -> list[dict]:
                         "rank": max(c.ranks), "samples": c.distill.samples, "train_loss": 0.0, "test_loss": 0.0,
                         "rows": df.to_dict("records"), "wall_s": time.perf_counter() - t0})
         return out
-    from empirical.distill import distill_many
+    from empirical.training.distill import distill_many
     return distill_many(cfgs, store=store)
 
 
@@ -119,8 +119,8 @@ def prepare_teachers(cfgs: list, store_root, log=print) -> None:
     need = teachers(cfgs)
     if not need:
         return
-    from empirical.store import ResultStore
-    from empirical.train import get_teacher
+    from empirical.cache.store import ResultStore
+    from empirical.training.teacher_training import get_teacher
     store = ResultStore(store_root) if store_root is not None else None
     for t in need:
         get_teacher(t, store=store, verbose=True)
@@ -137,7 +137,7 @@ TRANSFORMER_CHUNK = 4
 
 def batches(cfgs: list, ids: list | None = None, chunk: int = SYNTHETIC_CHUNK) -> list[list]:
     """Split configs into tasks: transformer configs that can share one stacked model
-    (:func:`empirical.distill.group_key`) form one task; synthetic ones go in chunks of ``chunk``.
+    (:func:`empirical.training.distill.group_key`) form one task; synthetic ones go in chunks of ``chunk``.
     Returns lists of ``ids`` (default: positions in ``cfgs``), the most expensive tasks first."""
     ids = list(range(len(cfgs))) if ids is None else list(ids)
     groups: dict = {}
@@ -147,7 +147,7 @@ def batches(cfgs: list, ids: list | None = None, chunk: int = SYNTHETIC_CHUNK) -
         elif type(c).__name__ == "CloningConfig":
             gk = ("cloning", i)
         else:
-            from empirical.distill import group_key
+            from empirical.training.distill import group_key
             gk = ("transformer", group_key(c))
         groups.setdefault(gk, []).append(i)
     tasks = []
@@ -184,10 +184,10 @@ def complete_record(cfg, rec: dict) -> dict:
 
 
 class Store:
-    """The sweep's view of :class:`empirical.store.ResultStore`: get/put by config."""
+    """The sweep's view of :class:`empirical.cache.store.ResultStore`: get/put by config."""
 
     def __init__(self, root):
-        from empirical.store import ResultStore
+        from empirical.cache.store import ResultStore
         self.inner = ResultStore(root)
 
     def get(self, cfg):

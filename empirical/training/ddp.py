@@ -2,13 +2,13 @@ r"""Data-parallel training of ONE run (teacher or LRC distillation) with ``torch
 
 Launch with torchrun (``P`` processes; gloo on CPU, NCCL on CUDA)::
 
-    torchrun --nproc-per-node 2 -m empirical.ddp teacher --steps 600 --batch-size 32 --out teacher.json
-    torchrun --nproc-per-node 2 -m empirical.ddp distill --rank 16 --samples 512 --out run.json
-    python -m empirical.ddp teacher ...          # without torchrun: one process, the reference run
+    torchrun --nproc-per-node 2 -m empirical.training.ddp teacher --steps 600 --batch-size 32 --out teacher.json
+    torchrun --nproc-per-node 2 -m empirical.training.ddp distill --rank 16 --samples 512 --out run.json
+    python -m empirical.training.ddp teacher ...          # without torchrun: one process, the reference run
     torchrun --no-python --nproc-per-node 2 lrkd distill --rank 16 --samples 512 --json   # the CLI, same
 
 The batch size is GLOBAL. Every process draws the same global minibatch indices from the same generator as
-the single-process run (empirical.train / empirical.distill); process ``k`` of ``P`` takes rows
+the single-process run (empirical.training.teacher_training / empirical.training.distill); process ``k`` of ``P`` takes rows
 ``[k B/P, (k+1) B/P)``. With equal shard sizes the loss is a mean of per-shard means, so DDP's gradient
 average is the full-batch gradient:
 
@@ -19,8 +19,8 @@ also a mean over sequences). Gradient clipping, AdamW and the schedule then act 
 every process, so the run equals the single-process run up to floating-point summation order. ``B``
 must be divisible by ``P`` (a one-line error otherwise). The logged loss is the all-reduced mean.
 
-No training loop is written here: the teacher and distillation loops are empirical.train.train_teacher and
-empirical.distill.train_students, called with this module's hooks (``batch_slicer`` takes the process's
+No training loop is written here: the teacher and distillation loops are empirical.training.teacher_training.train_teacher and
+empirical.training.distill.train_students, called with this module's hooks (``batch_slicer`` takes the process's
 rows of the global batch, ``wrap`` puts the model / objective in DistributedDataParallel, ``reduce``
 all-reduces the logged loss).
 """
@@ -61,7 +61,7 @@ def shard_bounds(global_batch: int, world_size: int, rank: int) -> tuple[int, in
 def check_batch(global_batch: int) -> None:
     """Raise :class:`bounds.cliutil.UsageError` (one line, before any process group) unless the global batch
     divides evenly over this launch's processes."""
-    from bounds.cliutil import UsageError
+    from bounds.errors import UsageError
 
     try:
         shard_bounds(global_batch, world()[1], 0)
@@ -76,7 +76,7 @@ def setup(device: str = "auto", threads: int | None = None):
     import torch
     import torch.distributed as dist
 
-    from .device import resolve_device
+    from empirical.runtime.device import resolve_device
 
     rank, ws, local = world()
     dev = resolve_device(device)
@@ -120,8 +120,8 @@ def _wrap(module, dev):
 # ------------------------------------------------------------------------------------------- teacher
 
 def _hooks(global_batch: int, dev, ws: int, rank: int) -> dict:
-    """The data-parallel hooks of the shared training loops (empirical.train.train_teacher,
-    empirical.distill.train_students): this process's shard of the global batch (last axis), the DDP
+    """The data-parallel hooks of the shared training loops (empirical.training.teacher_training.train_teacher,
+    empirical.training.distill.train_students): this process's shard of the global batch (last axis), the DDP
     wrapper, and the all-reduced mean of the logged loss."""
     lo, hi = shard_bounds(global_batch, ws, rank)
     return {"batch_slicer": lambda idx: idx[..., lo:hi], "wrap": lambda m: _wrap(m, dev), "reduce": _mean_over_ranks}
@@ -130,15 +130,15 @@ def _hooks(global_batch: int, dev, ws: int, rank: int) -> dict:
 def train_teacher_ddp(cfg, store=None, *, force: bool = False, threads: int | None = None) -> dict:
     """Train the teacher of ``cfg`` (a :class:`empirical.config.TeacherTrainConfig`) data-parallel; returns
     ``{"record": ..., "state": state_dict}`` on every process (the same on all of them). With ``store`` (an
-    :class:`empirical.store.ResultStore`) process 0 stores it under the config's key, exactly where
-    :func:`empirical.train.get_teacher` looks, unless a teacher is already stored there (``force``:
+    :class:`empirical.cache.store.ResultStore`) process 0 stores it under the config's key, exactly where
+    :func:`empirical.training.teacher_training.get_teacher` looks, unless a teacher is already stored there (``force``:
     overwrite it). ``threads``: CPU threads per process (default: the cores shared evenly).
 
-    The loop is :func:`empirical.train.train_teacher` itself (same initialisation, batch stream, optimizer,
+    The loop is :func:`empirical.training.teacher_training.train_teacher` itself (same initialisation, batch stream, optimizer,
     schedule and clipping) with this process's shard and DDP; the loss trajectory is the all-reduced
     global-batch loss.
     """
-    from .train import _check_teacher_cfg, train_teacher
+    from empirical.training.teacher_training import _check_teacher_cfg, train_teacher
 
     _check_teacher_cfg(cfg)
     dev, rank, ws = setup(cfg.device, threads)
@@ -146,7 +146,7 @@ def train_teacher_ddp(cfg, store=None, *, force: bool = False, threads: int | No
     record = dict(record, world_size=ws)
     state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
     if store is not None and rank == 0:
-        from .locking import run_once
+        from empirical.cache.locking import run_once
 
         record = run_once(store, record["config_hash"], lambda: (record, state), force=force)[0]
     return {"record": record, "state": state}
@@ -156,18 +156,18 @@ def train_teacher_ddp(cfg, store=None, *, force: bool = False, threads: int | No
 
 def distill_ddp(cfg, store=None, verbose: bool = False, *, threads: int | None = None) -> dict:
     """One LRC distillation (a :class:`empirical.config.DistillConfig`) data-parallel; returns the same
-    record as :func:`empirical.distill.distill` (plus ``world_size``) on every process: the loop is
-    :func:`empirical.distill.train_students` with this process's shard and DDP, so
+    record as :func:`empirical.training.distill.distill` (plus ``world_size``) on every process: the loop is
+    :func:`empirical.training.distill.train_students` with this process's shard and DDP, so
     ``trajectory.minibatch_objective`` is the all-reduced global-batch objective; the end-of-run
-    measurements (:func:`empirical.distill.make_records`) are computed identically in every process.
+    measurements (:func:`empirical.training.distill.make_records`) are computed identically in every process.
 
     The teacher comes from the store (trained by process 0 if missing, the others wait at a barrier).
     ``verbose``: progress on stderr from process 0; ``threads``: CPU threads per process.
     """
     import torch.distributed as dist
 
-    from .distill import make_records, train_students, validate
-    from .train import get_teacher
+    from empirical.training.distill import make_records, train_students, validate
+    from empirical.training.teacher_training import get_teacher
 
     validate(cfg)
     dev, rank, ws = setup(cfg.device, threads)
@@ -187,7 +187,7 @@ def distill_ddp(cfg, store=None, verbose: bool = False, *, threads: int | None =
 def _parser() -> argparse.ArgumentParser:
     from bounds.cliutil import OneLineParser, positive_float, positive_int
 
-    p = OneLineParser(prog="python -m empirical.ddp",
+    p = OneLineParser(prog="python -m empirical.training.ddp",
                       description="data-parallel teacher training / LRC distillation (launch with torchrun)")
     sub = p.add_subparsers(dest="what", required=True, parser_class=OneLineParser)
     for name in ("teacher", "distill"):
@@ -216,7 +216,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def config_from_args(args):
     """The run config named by ``--config`` or built from the flags."""
-    from .config import DataConfig, DistillConfig, TeacherConfig, TeacherTrainConfig, from_dict, swiglu_d_ff
+    from empirical.config import DataConfig, DistillConfig, TeacherConfig, TeacherTrainConfig, from_dict, swiglu_d_ff
 
     cls = TeacherTrainConfig if args.what == "teacher" else DistillConfig
     if args.config:
@@ -236,14 +236,15 @@ def config_from_args(args):
 
 
 def main(argv=None) -> int:
-    from bounds.cliutil import UsageError, _jsonable
+    from bounds.errors import UsageError
+    from bounds.jsonable import jsonable as _jsonable
 
     args = _parser().parse_args(argv)
     try:
         cfg = config_from_args(args)
         _, ws, _ = world()
         shard_bounds(cfg.batch_size, ws, 0)  # fail fast, before the process group, with one line
-        from .store import ResultStore
+        from empirical.cache.store import ResultStore
 
         store = ResultStore(args.cache)
         if args.what == "teacher":
@@ -251,7 +252,7 @@ def main(argv=None) -> int:
         else:
             rec = distill_ddp(cfg, store=store)
     except (UsageError, ValueError) as exc:
-        print(f"empirical.ddp {args.what}: error: {str(exc).splitlines()[0]}", file=sys.stderr)
+        print(f"empirical.training.ddp {args.what}: error: {str(exc).splitlines()[0]}", file=sys.stderr)
         return 2
     finally:
         teardown()

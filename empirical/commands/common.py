@@ -30,9 +30,9 @@ def add_teacher_arguments(p) -> None:
 
 def teacher_config(args):
     """TeacherTrainConfig from parsed arguments; UsageError for inconsistent shapes."""
-    from bounds.cliutil import UsageError
+    from bounds.errors import UsageError
 
-    from .config import DataConfig, TeacherConfig, TeacherTrainConfig
+    from empirical.config import DataConfig, TeacherConfig, TeacherTrainConfig
     kv = args.kv_heads or args.heads
     if args.d_model % args.heads:
         raise UsageError(f"--d-model {args.d_model} must be divisible by --heads {args.heads}")
@@ -54,7 +54,7 @@ def check_cache(cache) -> None:
     """UsageError unless ``--cache`` is absent, or an existing folder (BUGS.md B13)."""
     from pathlib import Path
 
-    from bounds.cliutil import UsageError
+    from bounds.errors import UsageError
     if cache and Path(cache).exists() and not Path(cache).is_dir():
         raise UsageError(f"--cache {cache}: exists and is not a folder")
 
@@ -93,7 +93,7 @@ def check_memory(tcfg, batch: int | None = None) -> None:
     """UsageError, before anything is allocated or trained, when a clear lower estimate of the memory the
     teacher's training (AdamW: weights, gradients, two moments) or, with ``batch``, an LRC step (teacher and
     student streams) needs exceeds :func:`memory_limit_bytes` (BUGS.md B14)."""
-    from bounds.cliutil import UsageError
+    from bounds.errors import UsageError
     limit = memory_limit_bytes()
     gib = lambda b: f"{b / 2**30:.3g} GiB"  # noqa: E731
     m = tcfg.model

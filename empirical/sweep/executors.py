@@ -16,7 +16,7 @@ scheduling is done here beyond what the engines do: submitit jobs are watched by
 resolves their futures; for ``submitit-local`` at most ``max_workers`` jobs run at once (submitit's local
 cluster itself starts every submitted job immediately).
 
-Jobs that write results should go through :func:`empirical.locking.run_once` so that several sweeps (or
+Jobs that write results should go through :func:`empirical.cache.locking.run_once` so that several sweeps (or
 jobs) sharing a store compute each key once.
 
 CLI wiring: :func:`add_executor_arguments` adds ``--executor`` and the SLURM options to a parser,
@@ -292,7 +292,7 @@ def executor_from_args(args, workers: int | None = None) -> cf.Executor | None:
     """The executor the parsed ``args`` ask for, or None when ``--executor`` was not given (the caller's
     default, e.g. the sweep's own process pool). ``workers`` caps local parallelism. Bad combinations raise
     :class:`bounds.cliutil.UsageError` (one line)."""
-    from bounds.cliutil import UsageError
+    from bounds.errors import UsageError
 
     kind = getattr(args, "executor", None)
     slurm_only = {"partition": "--partition", "account": "--account", "qos": "--qos", "mem_gb": "--mem-gb"}

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import torch
 
-from bounds.cliutil import UsageError
+from bounds.errors import UsageError
 
-from .config import DataConfig
+from empirical.config import DataConfig
 
 
 @lru_cache(maxsize=8)

@@ -1,6 +1,6 @@
 """Per-key advisory locks so that two sweeps sharing one result store never compute or write a result twice.
 
-The store (:mod:`empirical.store`) already makes every write atomic (unique temporary name + ``os.replace``),
+The store (:mod:`empirical.cache.store`) already makes every write atomic (unique temporary name + ``os.replace``),
 so a reader never sees a half-written record. What atomic writes alone allow is *duplicate work*: two sweeps
 that both find key ``k`` missing both train it and the later ``os.replace`` silently wins. :func:`run_once`
 closes that gap with the classic check - lock - re-check pattern:
@@ -60,7 +60,7 @@ def key_lock(root: str | os.PathLike, key: str, blocking: bool = True):
 
 
 def run_once(store, key: str, compute: Callable[[], dict | tuple], force: bool = False) -> tuple[dict, bool]:
-    """The record of ``key``: from ``store`` (an :class:`empirical.store.ResultStore`) when present, else
+    """The record of ``key``: from ``store`` (an :class:`empirical.cache.store.ResultStore`) when present, else
     ``compute()`` under the key's lock and stored. ``compute`` returns the record, or ``(record, arrays)``
     to store named arrays beside it. Returns ``(record, computed_here)``.
 
@@ -86,7 +86,7 @@ def run_once(store, key: str, compute: Callable[[], dict | tuple], force: bool =
 def run_once_at(root: str | os.PathLike, key: str, fn: Callable, *args, force: bool = False) -> tuple[dict, bool]:
     """:func:`run_once` on ``ResultStore(root)`` computing ``fn(*args)``; module level and picklable, so it is
     what an executor job runs: ``executor.submit(run_once_at, root, key, fn, *args)``."""
-    from .store import ResultStore
+    from empirical.cache.store import ResultStore
 
     return run_once(ResultStore(root), key, lambda: fn(*args), force=force)
 
@@ -124,23 +124,3 @@ def run_many_once(store, keys: list, compute: Callable[[list], list], force: boo
                 store.put(keys[i], rec)
                 recs[i], flags[i] = rec, True
         return recs, flags
-
-
-def stored_batch(execute_batch: Callable, cfgs: list, store_root, force: bool = False) -> list[dict]:
-    """Worker-side wrapper for the sweep: ``execute_batch(missing_cfgs, store_root) -> records`` runs only for
-    the configs of ``cfgs`` that no one has stored yet, under their keys' locks; every record is completed
-    (:func:`empirical.sweep_runners.complete_record`) and stored here, and the records of all ``cfgs`` are
-    returned in order. Module level, so ``executor.submit(stored_batch, execute_batch, cfgs, root)`` pickles.
-    With ``store_root`` None it is ``execute_batch(cfgs, None)``.
-    """
-    if store_root is None:
-        return execute_batch(cfgs, store_root)
-    from . import sweep_runners as runners
-    from .store import ResultStore
-
-    def compute(missing):
-        sub = [cfgs[i] for i in missing]
-        return [runners.complete_record(c, r) for c, r in zip(sub, execute_batch(sub, store_root), strict=True)]
-
-    recs, _ = run_many_once(ResultStore(store_root), [runners.key(c) for c in cfgs], compute, force=force)
-    return recs

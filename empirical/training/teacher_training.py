@@ -2,7 +2,7 @@ r"""Training loops: the teacher (:func:`train_teacher`, cached by :func:`get_tea
 (:func:`distill` for one run, :func:`distill_many` for many in stacked batches), each returning one result
 record (notes/RECORD.md).
 
-Distillation objective per student (empirical.losses; LRC, shared/LRC.md):
+Distillation objective per student (empirical.training.losses; LRC, shared/LRC.md):
 
 .. math:: \mathcal L = w_{ce}\,\mathrm{CE} + w_{kl}\,\mathrm{KL}_\tau(p_T\|p_S) + \alpha\sum_{l}\sum_{t}\mathrm{MSE}_{l,t}
 
@@ -12,7 +12,7 @@ AdamW or SGD(+momentum); linear schedule (warmup then linear decay to 0) or cons
 clipping.
 
 :func:`distill_many` groups configs that differ only in ``seed`` and ``samples`` (students with N below the
-probe/eval sizes are grouped by exact N) and trains each group as one stacked model (empirical.lrc): the
+probe/eval sizes are grouped by exact N) and trains each group as one stacked model (empirical.models.lrc): the
 students share the batched matmuls but nothing else — each has its own initialisation, minibatch stream,
 gradient clipping and optimizer state — so its record equals the one-by-one run's up to float rounding.
 """
@@ -26,15 +26,16 @@ import time
 import numpy as np
 import torch
 
-from bounds.cliutil import UsageError
+from bounds.errors import UsageError
 
-from .config import TeacherTrainConfig, config_hash, package_version, to_dict
-from .data import make_splits
-from .device import autocast, make_adamw, resolve_device
-from .locking import run_once
-from .losses import cross_entropy
-from .store import ResultStore
-from .teacher import Decoder
+from empirical.config import TeacherTrainConfig, config_hash, package_version, to_dict
+from empirical.data.corpus import make_splits
+from empirical.runtime.device import autocast, resolve_device
+from empirical.runtime.optim import make_adamw
+from empirical.cache.locking import run_once
+from empirical.training.losses import cross_entropy
+from empirical.cache.store import ResultStore
+from empirical.models.teacher import Decoder
 
 _EVAL_CHUNK = 64
 
@@ -114,7 +115,7 @@ def train_teacher(cfg: TeacherTrainConfig, *, device=None, batch_slicer=None, wr
     """Train one teacher on the teacher part of the split (AdamW, warmup + linear decay, grad clip).
 
     Returns the model (eval mode, frozen, on the config's device or ``device``) and its record (track
-    ``teacher``). Data parallelism (empirical.ddp): every process draws the same GLOBAL batch indices;
+    ``teacher``). Data parallelism (empirical.training.ddp): every process draws the same GLOBAL batch indices;
     ``batch_slicer(idx)`` keeps this process's rows, ``wrap(model)`` is the forward (e.g. DDP, which
     averages gradients in backward), ``reduce(loss)`` the logged global loss. Defaults: one process.
     """
@@ -201,16 +202,3 @@ def get_teacher(cfg: TeacherTrainConfig, store: ResultStore | None = None, force
         p.requires_grad_(False)
     return model, record
 
-
-# ====================================================================== distillation (empirical.distill)
-
-def distill(cfg, store: ResultStore | None = None, verbose: bool = False) -> dict:
-    """One LRC distillation run -> its record; see :func:`empirical.distill.distill`."""
-    from .distill import distill as _distill
-    return _distill(cfg, store=store, verbose=verbose)
-
-
-def distill_many(cfgs, store: ResultStore | None = None, verbose: bool = False, max_group: int = 16) -> list[dict]:
-    """Many runs in stacked groups -> records in input order; see :func:`empirical.distill.distill_many`."""
-    from .distill import distill_many as _many
-    return _many(cfgs, store=store, verbose=verbose, max_group=max_group)

@@ -2,7 +2,7 @@ r"""A small LLaMA-style decoder, written plainly: RMSNorm, rotary embeddings, Sw
 ``scaled_dot_product_attention``, grouped-query attention through KV heads, tied or untied embeddings.
 
 The forward pass is one function, :func:`decoder_forward`, over explicit weight tensors, so the LRC student
-(empirical.lrc) runs the very same computation with its projected weights, and the merged student is just a
+(empirical.models.lrc) runs the very same computation with its projected weights, and the merged student is just a
 :class:`Decoder` of width r. Weights use torch's (out, in) layout:
 
 - embedding E (V, d), per layer: q (H·h, d), k (H_kv·h, d), v (H_kv·h, d), o (d, H·h), gate/up (d_ff, d),
@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import TeacherConfig
+from empirical.config import TeacherConfig
 
 LAYER_MATRICES = ("q", "k", "v", "o", "gate", "up", "down")
 

@@ -26,8 +26,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import CLONE_TERMS
-from .teacher import LAYER_MATRICES, Decoder, decoder_forward
+from empirical.config import CLONE_TERMS
+from empirical.models.teacher import LAYER_MATRICES, Decoder, decoder_forward
 
 #: matrices whose student weight is W^T Z (input side projected) vs Z^T W^T (output side projected)
 _IN_PROJECTED = ("q", "k", "v", "gate", "up")

@@ -2,13 +2,13 @@
 missing); prints its metrics, or with ``--json`` the full result record (notes/RECORD.md).
 
 Data-parallel under torchrun (``torchrun --no-python --nproc-per-node 2 lrkd distill ...``): the run is
-empirical.ddp.distill_ddp with the same GLOBAL ``--batch-size`` (divisible by the number of processes), the
+empirical.training.ddp.distill_ddp with the same GLOBAL ``--batch-size`` (divisible by the number of processes), the
 same record (plus ``world_size``), printed by process 0 only."""
 from __future__ import annotations
 
 from bounds.cliutil import finite_float, nonnegative_int, positive_float, positive_int
 
-from .cli_common import add_teacher_arguments, summary_lines
+from empirical.commands.common import add_teacher_arguments, summary_lines
 
 
 def configure(parser) -> None:
@@ -37,12 +37,12 @@ def run(args) -> int:
     """Run one distillation and print its record."""
     from bounds.cliutil import UsageError, emit_json
 
-    from . import ddp
-    from .cli_common import check_memory, teacher_config
-    from .config import CLONE_TERMS, DistillConfig
-    from .device import configure_cpu_threads, resolve_device
-    from .store import ResultStore
-    from .train import distill
+    from empirical.training import ddp
+    from empirical.commands.common import check_memory, teacher_config
+    from empirical.config import CLONE_TERMS, DistillConfig
+    from empirical.runtime.device import configure_cpu_threads, resolve_device
+    from empirical.cache.store import ResultStore
+    from empirical.training.distill import distill
 
     terms = () if args.terms.strip() == "none" else tuple(t.strip() for t in args.terms.split(",") if t.strip())
     bad = [t for t in terms if t not in CLONE_TERMS]

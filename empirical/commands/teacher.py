@@ -1,11 +1,11 @@
 """``lrkd teacher``: train (or load from the cache) one LLaMA-style byte-level teacher and print its record.
 
 Data-parallel under torchrun (``torchrun --no-python --nproc-per-node 2 lrkd teacher ...``): a teacher not
-yet cached (or ``--force``) is trained by empirical.ddp.train_teacher_ddp with the same GLOBAL batch and
+yet cached (or ``--force``) is trained by empirical.training.ddp.train_teacher_ddp with the same GLOBAL batch and
 stored by process 0; process 0 alone prints."""
 from __future__ import annotations
 
-from .cli_common import add_teacher_arguments, summary_lines
+from empirical.commands.common import add_teacher_arguments, summary_lines
 
 
 def configure(parser) -> None:
@@ -20,13 +20,13 @@ def run(args) -> int:
     """Train or load the teacher; print a summary (or ``--json`` the record without its loss trace)."""
     from bounds.cliutil import emit_json
 
-    from . import ddp
-    from .cli_common import teacher_config
-    from .config import config_hash
-    from .data import make_splits
-    from .device import configure_cpu_threads, resolve_device
-    from .store import ResultStore
-    from .train import get_teacher
+    from empirical.training import ddp
+    from empirical.commands.common import teacher_config
+    from empirical.config import config_hash
+    from empirical.data.corpus import make_splits
+    from empirical.runtime.device import configure_cpu_threads, resolve_device
+    from empirical.cache.store import ResultStore
+    from empirical.training.teacher_training import get_teacher
 
     cfg = teacher_config(args)
     resolve_device(cfg.device)

@@ -1,0 +1,152 @@
+"""The sweep's sizes, in ONE place: grids, presets, and plan(preset) -> frozen run configs.
+
+A preset lists every size of every experiment of ``paper_repro.py``; :func:`describe` prints it at start.
+:func:`plan` turns a preset into a list of frozen run configs (the synthetic linear track's and the
+transformer track's, from :mod:`empirical.config` / :mod:`empirical.synthetic`) through
+:mod:`empirical.sweep.runners`, the one module that knows each track's configs. Running them is
+:mod:`empirical.sweep.run`.
+
+May import: the standard library and :mod:`empirical.sweep.runners`.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+
+# ------------------------------------------------------------------------------------------- presets
+
+@dataclass(frozen=True)
+class SyntheticGrid:
+    """Synthetic linear track: teacher W (m x d) with spectrum sigma_k = s k^-alpha, noise tau."""
+
+    ranks: tuple[int, ...]
+    samples: tuple[int, ...]
+    seeds: tuple[int, ...]
+    m: int = 24
+    d: int = 24
+    alpha: float = 1.0
+    noise: float = 0.5
+    conv_ranks: tuple[int, ...] = ()   # SGD runs with a long trajectory for the convergence figure
+    conv_samples: int = 512
+    conv_steps: int = 2000
+
+
+@dataclass(frozen=True)
+class TransformerGrid:
+    """Transformer (LRC) track on the embedded corpus."""
+
+    ranks: tuple[int, ...]
+    samples: tuple[int, ...]
+    seeds: tuple[int, ...]
+    steps: int = 200
+    teacher_steps: int = 600
+    d_model: int = 64
+    n_layers: int = 2
+    beta_iters: int = 20        # Hessian power iterations (beta)
+    sigma2_batches: int = 16    # minibatch gradients for sigma^2
+    eval_sequences: int = 512   # sequences for the final train / held-out losses
+    n_log_points: int = 16      # log-spaced trajectory points (each measures grad norm, beta, sigma^2: the
+                                # dominant cost of short runs: ~1 s per point and student on 2 CPU cores)
+    batch_size: int = 32
+    corpus: str | None = None   # UTF-8 text file; None: the embedded pydoc_data corpus
+
+
+@dataclass(frozen=True)
+class MIGrid:
+    """Activation-cloning MI experiment (empirical.mi.cloning) on the transformer track's teacher."""
+
+    ranks: tuple[int, ...]
+    steps: int = 200
+    samples: int = 512
+    heldout_sequences: int = 128
+    estimators: tuple[str, ...] = ("gaussian", "ksg")
+    infonce_steps: int = 300
+    n_checkpoints: int = 6      # training steps at which the largest-rank student is measured
+    seeds: tuple[int, ...] = (0,)
+
+
+@dataclass(frozen=True)
+class Preset:
+    """Every size of every experiment, in one place."""
+
+    name: str
+    synthetic: SyntheticGrid
+    transformer: TransformerGrid | None
+    mi: MIGrid | None
+    workers: int = 2
+    budget: str = ""
+
+
+PRESETS: dict[str, Preset] = {
+    "smoke": Preset(
+        name="smoke", budget="<= 60 s on 2 CPU cores (tests)",
+        synthetic=SyntheticGrid(ranks=(1, 2, 4, 8), samples=(32, 64, 128), seeds=(0, 1), m=12, d=12, noise=0.3,
+                                conv_ranks=(2, 8), conv_samples=128, conv_steps=300),
+        transformer=TransformerGrid(ranks=(4, 8), samples=(64, 128), seeds=(0,), steps=20, teacher_steps=60,
+                                    d_model=32, n_layers=1, beta_iters=4, sigma2_batches=4, eval_sequences=64,
+                                    n_log_points=8),
+        mi=MIGrid(ranks=(2, 8), steps=20, samples=128, heldout_sequences=16, n_checkpoints=3),
+        workers=2),
+    "quick": Preset(
+        name="quick", budget="<= 10 min on 2 CPU cores (default of python paper_repro.py)",
+        synthetic=SyntheticGrid(ranks=(1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64),
+                                samples=(64, 128, 256, 512, 1024, 2048, 4096, 8192), seeds=(0, 1, 2, 3, 4), m=64,
+                                d=64, noise=0.5, conv_ranks=(2, 8, 32), conv_samples=512, conv_steps=2000),
+        # sized from measured costs (2 CPU cores, 1 thread per worker): a student step ~0.08 s at batch 32, a
+        # trajectory point ~1 s; fewer (r, N) points with more steps rather than many undertrained students
+        transformer=TransformerGrid(ranks=(4, 8, 16), samples=(32, 128, 512), seeds=(0, 1, 2), steps=240,
+                                    teacher_steps=400, beta_iters=6, sigma2_batches=4, eval_sequences=128,
+                                    n_log_points=8),
+        mi=MIGrid(ranks=(2, 8, 32), steps=80, samples=512, heldout_sequences=32, n_checkpoints=3, seeds=(0, 1, 2)),
+        workers=2),
+    "full": Preset(
+        name="full", budget="<= 15 min on one H200-class GPU",
+        synthetic=SyntheticGrid(ranks=(1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128),
+                                samples=(64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384), seeds=tuple(range(8)),
+                                m=128, d=128, noise=0.5, conv_ranks=(4, 16, 64), conv_samples=2048,
+                                conv_steps=20000),
+        transformer=TransformerGrid(ranks=(4, 8, 16, 32, 64), samples=(32, 128, 512, 2048), seeds=(0, 1, 2, 3, 4),
+                                    steps=400, teacher_steps=600),
+        mi=MIGrid(ranks=(2, 4, 8, 16, 32, 64), steps=400, samples=2048, heldout_sequences=256,
+                  estimators=("gaussian", "ksg", "infonce"), seeds=(0, 1, 2, 3, 4)),
+        workers=4),
+}
+
+
+def get_preset(name: str) -> Preset:
+    """The preset called ``name`` (KeyError lists the known ones)."""
+    if name not in PRESETS:
+        raise KeyError(f"unknown preset {name!r}; known: {', '.join(PRESETS)}")
+    return PRESETS[name]
+
+
+def describe(preset: Preset) -> str:
+    """Multi-line text listing every size of ``preset`` (printed at start by paper_repro.py)."""
+    lines = [f"preset {preset.name!r} ({preset.budget}); workers={preset.workers}"]
+    for part in ("synthetic", "transformer", "mi"):
+        grid = getattr(preset, part)
+        if grid is None:
+            lines.append(f"  {part}: off")
+            continue
+        fields = ", ".join(f"{f.name}={getattr(grid, f.name)}" for f in dataclasses.fields(grid))
+        lines.append(f"  {part}: {fields}")
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------------------- plan
+
+def plan(preset: Preset | str, device: str = "cpu") -> list:
+    """Every run config of ``preset`` (frozen dataclasses), in a deterministic order: synthetic
+    generalization grid, synthetic convergence runs, the transformer grid, then the cloning MI experiment
+    (one config per seed, on the transformer track's teacher)."""
+    from empirical.sweep import runners
+
+    if isinstance(preset, str):
+        preset = get_preset(preset)
+    cfgs = list(runners.synthetic_configs(preset.synthetic, device))
+    if preset.transformer is not None:
+        cfgs += list(runners.transformer_configs(preset.transformer, device))
+        if preset.mi is not None:
+            cfgs += list(runners.cloning_configs(preset.mi, preset.transformer, device))
+    return cfgs
