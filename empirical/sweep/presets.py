@@ -30,6 +30,11 @@ class SyntheticGrid:
     conv_ranks: tuple[int, ...] = ()   # SGD runs with a long trajectory for the convergence figure
     conv_samples: int = 512
     conv_steps: int = 2000
+    teacher_seed: int = 0               # the one planted W of the track (a run's seed draws its dataset)
+    horizons: tuple[int, ...] = ()      # claim C in its setting: one SGD run per horizon T at eta*(T), per seed
+    horizon_ranks: tuple[int, ...] = ()
+    horizon_samples: int = 512
+    horizon_batch: int = 32
 
 
 @dataclass(frozen=True)
@@ -82,7 +87,8 @@ PRESETS: dict[str, Preset] = {
     "smoke": Preset(
         name="smoke", budget="<= 60 s on 2 CPU cores (tests)",
         synthetic=SyntheticGrid(ranks=(1, 2, 4, 8), samples=(32, 64, 128), seeds=(0, 1), m=12, d=12, noise=0.3,
-                                conv_ranks=(2, 8), conv_samples=128, conv_steps=300),
+                                conv_ranks=(2, 8), conv_samples=128, conv_steps=300,
+                                horizons=(25, 50, 100, 200, 400), horizon_ranks=(2,), horizon_samples=128),
         transformer=TransformerGrid(ranks=(4, 8), samples=(64, 128), seeds=(0,), steps=20, teacher_steps=60,
                                     d_model=32, n_layers=1, beta_iters=4, sigma2_batches=4, eval_sequences=64,
                                     n_log_points=8),
@@ -92,7 +98,10 @@ PRESETS: dict[str, Preset] = {
         name="quick", budget="<= 10 min on 2 CPU cores (default of python paper_repro.py)",
         synthetic=SyntheticGrid(ranks=(1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64),
                                 samples=(64, 128, 256, 512, 1024, 2048, 4096, 8192), seeds=(0, 1, 2, 3, 4), m=64,
-                                d=64, noise=0.5, conv_ranks=(2, 8, 32), conv_samples=512, conv_steps=2000),
+                                d=64, noise=0.5, conv_ranks=(2, 8, 32), conv_samples=512, conv_steps=2000,
+                                # ~10 s of 2-core wall (measured: ~2 s per (seed, rank) for the 8 horizons)
+                                horizons=(50, 100, 200, 400, 800, 1600, 3200, 6400), horizon_ranks=(2, 8),
+                                horizon_samples=512),
         # sized from measured costs (2 CPU cores, 1 thread per worker): a student step ~0.08 s at batch 32, a
         # trajectory point ~1 s; fewer (r, N) points with more steps rather than many undertrained students
         transformer=TransformerGrid(ranks=(4, 8, 16), samples=(32, 128, 512), seeds=(0, 1, 2), steps=240,
@@ -105,7 +114,8 @@ PRESETS: dict[str, Preset] = {
         synthetic=SyntheticGrid(ranks=(1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128),
                                 samples=(64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384), seeds=tuple(range(8)),
                                 m=128, d=128, noise=0.5, conv_ranks=(4, 16, 64), conv_samples=2048,
-                                conv_steps=20000),
+                                conv_steps=20000, horizons=tuple(50 * 2**k for k in range(10)),
+                                horizon_ranks=(4, 16), horizon_samples=2048),
         transformer=TransformerGrid(ranks=(4, 8, 16, 32, 64), samples=(32, 128, 512, 2048), seeds=(0, 1, 2, 3, 4),
                                     steps=400, teacher_steps=600),
         mi=MIGrid(ranks=(2, 4, 8, 16, 32, 64), steps=400, samples=2048, heldout_sequences=256,
@@ -138,7 +148,7 @@ def describe(preset: Preset) -> str:
 
 def plan(preset: Preset | str, device: str = "cpu") -> list:
     """Every run config of ``preset`` (frozen dataclasses), in a deterministic order: synthetic
-    generalization grid, synthetic convergence runs, the transformer grid, then the cloning MI experiment
+    generalization grid, synthetic convergence runs, the synthetic horizon experiment, the transformer grid, then the cloning MI experiment
     (one config per seed, on the transformer track's teacher)."""
     from empirical.sweep import runners
 

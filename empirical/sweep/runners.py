@@ -16,7 +16,7 @@ from bounds.jsonable import jsonable as _jsonable
 RUN_COLUMNS = ("config_hash", "track", "experiment", "status", "failure_reason", "seed", "rank", "samples", "tokens",
                "params", "m", "d", "vocab", "train_loss", "test_loss", "gap", "train_loss_smoothed",
                "test_loss_smoothed", "smoothing_alpha", "loss_range_B", "beta", "sigma2", "delta", "loss_init",
-               "loss_best", "optimizer", "lr", "steps", "batch_size", "code_bits", "param_norm", "lipschitz",
+               "loss_best", "optimizer", "lr", "steps", "horizon", "grad_norm_sq_running_avg", "batch_size", "code_bits", "param_norm", "lipschitz",
                "spectrum_alpha", "device", "wall_s")
 
 
@@ -29,21 +29,28 @@ def key(cfg) -> str:
 # ------------------------------------------------------------------------------------------- grids
 
 def synthetic_configs(grid, device: str = "cpu") -> list:
-    """Synthetic-track configs: the (rank x samples x seed) generalization grid (exact rank-r ERM), then SGD
-    convergence runs."""
+    """Synthetic-track configs, all on the grid's one planted teacher (``teacher_seed``): the (rank x samples x
+    seed) generalization grid (exact rank-r ERM), SGD convergence runs at the fixed step 0.5/beta, then the
+    horizon experiment (one SGD run per horizon T at eta*(T), per rank and seed)."""
     from empirical.synthetic import SyntheticConfig
 
+    track = dict(m=grid.m, d=grid.d, alpha=grid.alpha, noise=grid.noise, teacher_seed=grid.teacher_seed)
     out = []
     for n in grid.samples:
         for r in grid.ranks:
             for s in grid.seeds:
-                out.append(SyntheticConfig(m=grid.m, d=grid.d, alpha=grid.alpha, noise=grid.noise, rank=r,
-                                           samples=n, steps=0, seed=s, optimizer="rrr", experiment="gen"))
+                out.append(SyntheticConfig(**track, rank=r, samples=n, steps=0, seed=s, optimizer="rrr",
+                                           experiment="gen"))
     for r in grid.conv_ranks:
         for s in grid.seeds:
-            out.append(SyntheticConfig(m=grid.m, d=grid.d, alpha=grid.alpha, noise=grid.noise, rank=r,
-                                       samples=grid.conv_samples, steps=grid.conv_steps, seed=s, optimizer="sgd",
-                                       experiment="conv"))
+            out.append(SyntheticConfig(**track, rank=r, samples=grid.conv_samples, steps=grid.conv_steps, seed=s,
+                                       optimizer="sgd", experiment="conv"))
+    for r in grid.horizon_ranks:
+        for s in grid.seeds:
+            for t in grid.horizons:
+                out.append(SyntheticConfig(**track, rank=r, samples=grid.horizon_samples, steps=t, seed=s,
+                                           optimizer="sgd", experiment="horizon", lr_rule="c1_horizon",
+                                           batch_size=grid.horizon_batch, n_log_points=0))
     return out
 
 
@@ -62,7 +69,7 @@ def transformer_configs(grid, device: str = "cpu") -> list:
 
 
 def experiment_of(cfg) -> str:
-    """"gen" (generalization grid) or "conv" (convergence run)."""
+    """"gen" (generalization grid), "conv" (convergence run) or "horizon" (one SGD run per horizon T)."""
     return getattr(cfg, "experiment", "gen")
 
 
@@ -75,7 +82,8 @@ def short_name(cfg) -> str:
     """One-line name of a config for progress lines."""
     if track_of(cfg) == "mi":
         return f"mi/cloning ranks={list(cfg.ranks)} N={cfg.distill.samples} seed={cfg.seed}"
-    return f"{track_of(cfg)}/{experiment_of(cfg)} r={cfg.rank} N={cfg.samples} seed={cfg.seed}"
+    horizon = f" T={cfg.steps}" if experiment_of(cfg) == "horizon" else ""
+    return f"{track_of(cfg)}/{experiment_of(cfg)} r={cfg.rank} N={cfg.samples}{horizon} seed={cfg.seed}"
 
 
 # ------------------------------------------------------------------------------------------- running
