@@ -114,7 +114,7 @@ def _loss_grad(P, Q, X, Y, tau):
     XQ = X @ Q.T                # n x r
     E = Y - XQ @ P.T            # n x m
     n, m = Y.shape
-    loss = 0.5 * math.log(2 * math.pi * tau**2) + np.sum(E**2) / (2 * tau**2 * m * n)
+    loss = 0.5 * math.log(2 * math.pi * tau**2) + float(np.vdot(E, E)) / (2 * tau**2 * m * n)
     G = -E / (tau**2 * m * n)   # dL/d(pred)
     gP = G.T @ XQ               # m x r
     gQ = (G @ P).T @ X          # r x d
@@ -137,7 +137,7 @@ def _full_loss_grad(P, Q, stats, tau):
     m = Syx.shape[0]
     QS = Q @ Sxx                          # r x d
     PtS = P.T @ Syx                       # r x d
-    cross, quad = np.sum(PtS * Q), np.sum((P.T @ P) * (QS @ Q.T))
+    cross, quad = float(np.vdot(PtS, Q)), float(np.vdot(P.T @ P, QS @ Q.T))
     loss = 0.5 * math.log(2 * math.pi * tau**2) + (syy - 2 * cross + quad) / (2 * tau**2 * m)
     gP = (P @ (QS @ Q.T) - Syx @ Q.T) / (tau**2 * m)
     gQ = ((P.T @ P) @ QS - PtS) / (tau**2 * m)
@@ -255,7 +255,7 @@ def _sgd(cfg: SyntheticConfig, X: np.ndarray, Y: np.ndarray, l_star: float) -> t
         if not math.isfinite(loss):
             out.update(status="failed", failure_reason=f"non-finite loss {loss}")
             break
-        g2.append(float(np.sum(gP**2) + np.sum(gQ**2)))
+        g2.append(float(np.vdot(gP, gP) + np.vdot(gQ, gQ)))
         losses.append(loss)
         best = min(best, loss)
         idx = batches.integers(0, cfg.samples, cfg.batch_size)

@@ -88,7 +88,8 @@ PRESETS: dict[str, Preset] = {
         name="smoke", budget="<= 60 s on 2 CPU cores (tests)",
         synthetic=SyntheticGrid(ranks=(1, 2, 4, 8), samples=(32, 64, 128), seeds=(0, 1), m=12, d=12, noise=0.3,
                                 conv_ranks=(2, 8), conv_samples=128, conv_steps=300,
-                                horizons=(25, 50, 100, 200, 400), horizon_ranks=(2,), horizon_samples=128),
+                                horizons=(25, 50, 100, 200, 400, 800, 1600), horizon_ranks=(2,),
+                                horizon_samples=128),
         transformer=TransformerGrid(ranks=(4, 8), samples=(64, 128), seeds=(0,), steps=20, teacher_steps=60,
                                     d_model=32, n_layers=1, beta_iters=4, sigma2_batches=4, eval_sequences=64,
                                     n_log_points=8),
@@ -99,8 +100,9 @@ PRESETS: dict[str, Preset] = {
         synthetic=SyntheticGrid(ranks=(1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64),
                                 samples=(64, 128, 256, 512, 1024, 2048, 4096, 8192), seeds=(0, 1, 2, 3, 4), m=64,
                                 d=64, noise=0.5, conv_ranks=(2, 8, 32), conv_samples=512, conv_steps=2000,
-                                # ~10 s of 2-core wall (measured: ~2 s per (seed, rank) for the 8 horizons)
-                                horizons=(50, 100, 200, 400, 800, 1600, 3200, 6400), horizon_ranks=(2, 8),
+                                # 40 runs: ~9 s in one process, 23 s on 2 workers of a busy machine (measured:
+                                # ~1.8 s per seed for the 8 horizons, the catalog import ~1.4 s per worker)
+                                horizons=(50, 100, 200, 400, 800, 1600, 3200, 6400), horizon_ranks=(4,),
                                 horizon_samples=512),
         # sized from measured costs (2 CPU cores, 1 thread per worker): a student step ~0.08 s at batch 32, a
         # trajectory point ~1 s; fewer (r, N) points with more steps rather than many undertrained students
@@ -114,7 +116,7 @@ PRESETS: dict[str, Preset] = {
         synthetic=SyntheticGrid(ranks=(1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128),
                                 samples=(64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384), seeds=tuple(range(8)),
                                 m=128, d=128, noise=0.5, conv_ranks=(4, 16, 64), conv_samples=2048,
-                                conv_steps=20000, horizons=tuple(50 * 2**k for k in range(10)),
+                                conv_steps=20000, horizons=tuple(50 * 2**k for k in range(9)),
                                 horizon_ranks=(4, 16), horizon_samples=2048),
         transformer=TransformerGrid(ranks=(4, 8, 16, 32, 64), samples=(32, 128, 512, 2048), seeds=(0, 1, 2, 3, 4),
                                     steps=400, teacher_steps=600),

@@ -8,7 +8,8 @@ with one torch thread per worker when ``workers > 1``, in-process when ``workers
 a killed sweep resumes where it stopped and several sweeps sharing a store compute each run once. A run that fails
 (an exception, a NaN loss) is recorded with ``status="failed"`` and its reason; the report excludes it from fits.
 
-Progress: a tqdm bar over the sweep on a terminal, one plain line per run otherwise.
+Progress: a tqdm bar over the sweep on a terminal, one plain line per run otherwise; both show the elapsed time
+and an ETA weighted by each remaining run's expected cost (:mod:`empirical.sweep.progress`).
 
 May import: the standard library, :mod:`empirical.sweep.runners` and :mod:`empirical.cache`.
 """
@@ -25,7 +26,7 @@ from dataclasses import dataclass, field
 
 from empirical.cache.locking import run_many_once
 from empirical.cache.store import ResultStore
-from empirical.sweep import runners
+from empirical.sweep import progress, runners
 
 #: environment variable a test sets to make a worker sleep after each run (to kill a sweep part-way)
 SLOW_ENV = "LRKD_SWEEP_TEST_DELAY_S"
@@ -116,10 +117,10 @@ def _progress(total: int):
     return None
 
 
-def _line(i: int, total: int, cfg, rec: dict, how: str) -> str:
+def _line(i: int, total: int, cfg, rec: dict, how: str, eta: str = "") -> str:
     loss = rec.get("test_loss")
     loss_txt = f"test {loss:.4f}" if isinstance(loss, (int, float)) and math.isfinite(loss) else rec.get("failure_reason", "")
-    return f"[{i}/{total}] {runners.short_name(cfg)}: {rec.get('status', 'ok')} {loss_txt} ({how})"
+    return f"[{i}/{total}] {runners.short_name(cfg)}: {rec.get('status', 'ok')} {loss_txt} ({how}){' ' + eta if eta else ''}"
 
 
 def run_sweep(configs: list, store, *, workers: int = 1, force: bool = False, executor: cf.Executor | None = None,
@@ -154,6 +155,7 @@ def run_sweep(configs: list, store, *, workers: int = 1, force: bool = False, ex
     elif stats.cached:
         log(f"{stats.cached}/{len(configs)} runs served from the store")
     done = stats.cached
+    eta = progress.ETA([configs[i] for i in todo])
 
     def finish(i: int, rec: dict) -> None:
         nonlocal done
@@ -168,11 +170,12 @@ def run_sweep(configs: list, store, *, workers: int = 1, force: bool = False, ex
         stats.computed_hashes.append(rec.get("config_hash"))
         if rec.get("status") != "ok":
             stats.failed += 1
+        eta.finished(configs[i], rec.get("wall_s"))
         if bar is not None:
             bar.update(1)
-            bar.set_postfix_str(runners.short_name(configs[i]))
+            bar.set_postfix_str(f"{runners.short_name(configs[i])} {eta.text()}")
         else:
-            log(_line(done, len(configs), configs[i], rec, f"{rec.get('wall_s', 0):.1f}s"))
+            log(_line(done, len(configs), configs[i], rec, f"{rec.get('wall_s') or 0:.1f}s", eta.text()))
 
     in_process = executor is None and workers <= 1
     # in-process there is no round trip to amortize: one synthetic run per task, stored as soon as it ends
