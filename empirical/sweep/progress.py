@@ -20,12 +20,14 @@ elapsed time per second of finished run time (which absorbs the number of parall
 The unweighted estimate :math:`t_\text{elapsed}\, n_\text{remaining} / n_\text{finished}` is
 :meth:`ETA.unweighted` (tests compare the two).
 
-May import: the standard library.
+May import: the standard library and :mod:`empirical.runtime.clock`.
 """
 from __future__ import annotations
 
 import time
 from collections import defaultdict
+
+from empirical.runtime.clock import fmt_duration
 
 
 def cost_kind(cfg) -> str:
@@ -48,16 +50,6 @@ def expected_cost(cfg) -> float:
         return 1.0 + 2e-4 * d.steps * d.batch_size * max(1, len(cfg.ranks))
     measure = getattr(cfg, "n_log_points", 0) * (2 * getattr(cfg, "beta_iters", 0) + getattr(cfg, "sigma2_batches", 0))
     return 0.5 + 2e-4 * (cfg.steps * cfg.batch_size + measure * getattr(cfg, "probe_size", 0))
-
-
-def fmt_duration(seconds: float) -> str:
-    """``h:mm:ss`` (``m:ss`` under an hour); ``?`` when unknown."""
-    if seconds is None or seconds != seconds or seconds < 0:
-        return "?"
-    s = int(round(seconds))
-    h, rem = divmod(s, 3600)
-    m, s = divmod(rem, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
 class ETA:

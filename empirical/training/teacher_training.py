@@ -30,6 +30,7 @@ from bounds.errors import UsageError
 
 from empirical.config import TeacherTrainConfig, config_hash, package_version, to_dict
 from empirical.data.corpus import make_splits
+from empirical.runtime.clock import fmt_duration
 from empirical.runtime.device import autocast, resolve_device
 from empirical.runtime.optim import make_adamw
 from empirical.cache.locking import run_once
@@ -111,13 +112,14 @@ def teacher_step(forward, model: Decoder, batch: torch.Tensor, opt, sched, grad_
 
 
 def train_teacher(cfg: TeacherTrainConfig, *, device=None, batch_slicer=None, wrap=None,
-                  reduce=None, compile: bool = False) -> tuple[Decoder, dict]:
+                  reduce=None, compile: bool = False, log=None) -> tuple[Decoder, dict]:
     """Train one teacher on the teacher part of the split (AdamW, warmup + linear decay, grad clip).
 
     Returns the model (eval mode, frozen, on the config's device or ``device``) and its record (track
     ``teacher``). Data parallelism (empirical.training.ddp): every process draws the same GLOBAL batch indices;
     ``batch_slicer(idx)`` keeps this process's rows, ``wrap(model)`` is the forward (e.g. DDP, which
     averages gradients in backward), ``reduce(loss)`` the logged global loss. Defaults: one process.
+    ``log(line)``, when given, receives a progress line about every 10 % of the steps (:func:`progress_line`).
     """
     _check_teacher_cfg(cfg)
     t0 = time.perf_counter()
@@ -133,12 +135,15 @@ def train_teacher(cfg: TeacherTrainConfig, *, device=None, batch_slicer=None, wr
     gb = torch.Generator().manual_seed(cfg.seed + 1_000_003)
     losses = []
     model.train()
-    for _ in range(cfg.steps):
+    every = max(1, math.ceil(cfg.steps / 10))
+    for step in range(cfg.steps):
         idx = torch.randint(data.shape[0], (cfg.batch_size,), generator=gb)  # the global batch
         if batch_slicer is not None:
             idx = batch_slicer(idx)
         loss = teacher_step(forward, model, data[idx].to(dev), opt, sched, cfg.grad_clip)
         losses.append((reduce(loss) if reduce is not None else loss).item())
+        if log is not None and ((step + 1) % every == 0 or step + 1 == cfg.steps):
+            log(progress_line(step + 1, cfg.steps, losses[-1], time.perf_counter() - t0))
     model.eval()
     train_s = time.perf_counter() - t0
     held = eval_ce(model, splits.heldout, dev)
@@ -155,6 +160,18 @@ def train_teacher(cfg: TeacherTrainConfig, *, device=None, batch_slicer=None, wr
     for p in model.parameters():
         p.requires_grad_(False)
     return model, record
+
+
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def progress_line(step: int, steps: int, loss: float, elapsed_s: float) -> str:
+    """``teacher step 60/600 (10%): loss 3.2100, elapsed 0:12, ETA 1:48`` (ETA = elapsed x remaining / done
+    steps: the steps cost the same)."""
+    eta = elapsed_s * (steps - step) / max(1, step)
+    return (f"teacher step {step}/{steps} ({100 * step // max(1, steps)}%): loss {loss:.4f}, "
+            f"elapsed {fmt_duration(elapsed_s)}, ETA {fmt_duration(eta)}")
 
 
 _TEACHERS: dict = {}
@@ -183,7 +200,7 @@ def get_teacher(cfg: TeacherTrainConfig, store: ResultStore | None = None, force
             def compute():  # under the key's lock: two processes sharing a store train a teacher once
                 if verbose:
                     print(f"training teacher {key[:12]} ({cfg.steps} steps) ...", file=sys.stderr, flush=True)
-                model, rec = train_teacher(cfg, compile=compile)
+                model, rec = train_teacher(cfg, compile=compile, log=_stderr if verbose else None)
                 trained["state"] = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
                 return rec, trained["state"]
 
