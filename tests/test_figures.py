@@ -38,33 +38,91 @@ def _kinds(df, panel=None):
     return d.groupby("kind")["series"].nunique().to_dict()
 
 
+def horizon_tables(t):
+    """``t`` plus the synthetic track's horizon experiment (real runs: one SGD run per T at eta*(T), two ranks,
+    three datasets) and the claim C report on both."""
+    from empirical.sweep import runners
+    from empirical.synthetic import SyntheticConfig, run
+
+    cfgs = [SyntheticConfig(m=8, d=8, noise=0.5, rank=r, samples=64, steps=T, seed=s, optimizer="sgd",
+                            experiment="horizon", lr_rule="c1_horizon", batch_size=8, n_log_points=0)
+            for r in (1, 2) for s in (0, 1, 2) for T in (20, 40, 80, 160, 320, 640, 1280)]
+    hz = runners.runs_table([runners.complete_record(c, run(c)) for c in cfgs])
+    runs = tightness._finish_runs(pd.concat([t.runs, hz], ignore_index=True))
+    t2 = tightness.Tables(runs=runs, traj=t.traj, mi=t.mi)
+    return t2, {"claims": {"C": tightness.claim_C(runs, t.traj, n_boot=200)}}
+
+
+def _c1_oracle(rows, T):
+    """C1, 2 Delta/(eta T) + beta eta sigma^2 (Ghadimi & Lan), typed here as the oracle."""
+    return 2 * rows["delta"] / (rows["lr"] * T) + rows["beta"] * rows["lr"] * rows["sigma2"]
+
+
+def test_convergence_horizon_panel_is_the_rate_test(tables):
+    """Layout after the judge moved (issue 12 item 8): the rate test's fit is the horizon experiment's
+    (``by_track``/``fits``), drawn on its own panel with the measured points, C1 at each T and the -1/2
+    reference; the fixed-eta running average is a second panel whose fitted slope is labelled a description."""
+    t, rep = horizon_tables(tables[0])
+    df = convergence.compute(t.runs, t.traj, rep)
+    assert np.isfinite(df[["x", "y", "lo", "hi"]]).all().all()
+    hz_panel, fixed_panel = convergence._panel(convergence.HORIZON, "synthetic"), convergence._panel(convergence.FIXED, "synthetic")
+    assert list(dict.fromkeys(df["panel"]))[0] == hz_panel
+    h = df[df["panel"] == hz_panel]
+    assert _kinds(df, hz_panel) == {"measured": 2, "theory": 2, "fitlaw": 1, "fitted": 1, "note": 2}
+    runs = t.runs[t.runs["experiment"] == "horizon"]
+    for r, g in runs.groupby("rank"):
+        meas = h[(h["kind"] == "measured") & h["series"].str.endswith(f"r={r:g}")].set_index("x")
+        want = g.groupby("horizon")["grad_norm_sq_running_avg"].agg(["mean", "min", "max"])
+        np.testing.assert_allclose(meas.loc[want.index.to_numpy(float), ["y", "lo", "hi"]].to_numpy(), want.to_numpy())
+        th = h[(h["kind"] == "theory") & h["series"].str.contains(f"r={r:g} ")].set_index("x")
+        bound = g.assign(c1=_c1_oracle(g, g["horizon"])).groupby("horizon")["c1"].median()
+        np.testing.assert_allclose(th.loc[bound.index.to_numpy(float), "y"], bound.to_numpy(), rtol=1e-9)
+    fits = rep["claims"]["C"]["by_track"]["synthetic"]["fits"]
+    fit = fits["upper half"]
+    law = h[h["kind"] == "fitlaw"].sort_values("x")
+    assert np.polyfit(np.log(law["x"]), np.log(law["y"]), 1)[0] == pytest.approx(fit["exponent"], abs=1e-9)
+    assert (law["x"].min(), law["x"].max()) == pytest.approx(tuple(fit["span"]))
+    assert "upper half" in law["series"].iloc[0] and "fitted" in law["series"].iloc[0]
+    ref = h[h["kind"] == "fitted"].sort_values("x")
+    assert np.polyfit(np.log(ref["x"]), np.log(ref["y"]), 1)[0] == pytest.approx(-0.5)
+    verdict = rep["claims"]["C"]["by_track"]["synthetic"]["verdict"]
+    assert any(verdict in n for n in h.loc[h["kind"] == "note", "series"])
+    # the fixed-eta panel: the old trajectories, their slope labelled a description, no -1/2 reference there
+    f = df[df["panel"] == fixed_panel]
+    desc = next(d for d in rep["claims"]["C"]["description_fits"] if d["track"] == "synthetic")
+    dl = f[f["kind"] == "fitlaw"].sort_values("x")
+    assert np.polyfit(np.log(dl["x"]), np.log(dl["y"]), 1)[0] == pytest.approx(desc["exponent"], abs=1e-9)
+    assert dl["series"].iloc[0].startswith("description") and (f["kind"] != "fitted").all()
+    fig = convergence.plot(df)
+    titles = [ax.get_title() for ax in fig.axes if ax.get_visible()]
+    assert any("description" in tt for tt in titles) and any("η*(T)" in tt for tt in titles)
+
+
 def test_convergence_draws_measured_bound_and_fitted(tables):
+    """The fixed-eta panel alone (no horizon experiment: the judge has no rate fit). Was: one panel per track whose
+    fitted law came from ``claims.C.fits``; now that slope is ``description_fits`` and no -1/2 reference is drawn
+    over the fixed-eta data."""
     t, rep = tables
     df = convergence.compute(t.runs, t.traj, rep)
     assert set(df.columns) >= set(style.COLUMNS) and np.isfinite(df[["x", "y", "lo", "hi"]]).all().all()
     ranks = t.runs.loc[t.runs["experiment"] == "conv", "rank"].nunique()
     k = _kinds(df)
-    assert k["measured"] == ranks and k["theory"] == ranks and k["fitted"] == 1 and k["fitlaw"] == 1
-    # the fitted law follows the report's fitted slope over the report's span (not the claim's -1/2)
-    fit = next(f for f in rep["claims"]["C"]["fits"] if f["track"] == df["panel"].iloc[0])
+    assert k["measured"] == ranks and k["theory"] == ranks and k["fitlaw"] == 1 and "fitted" not in k
+    fit = next(f for f in rep["claims"]["C"]["description_fits"] if f["track"] == "synthetic")
     law = df[df["kind"] == "fitlaw"].sort_values("x")
     slope = np.polyfit(np.log(law["x"]), np.log(law["y"]), 1)[0]
     assert slope == pytest.approx(fit["exponent"], abs=1e-9)
     assert (law["x"].min(), law["x"].max()) == pytest.approx(tuple(fit["span"]))
-    ref = df[df["kind"] == "fitted"].sort_values("x")
-    assert np.polyfit(np.log(ref["x"]), np.log(ref["y"]), 1)[0] == pytest.approx(-0.5)
-    assert "reference" in ref["series"].iloc[0]
-    # the plotted C1 line is 2 Delta/(eta T) + beta eta sigma^2 (Ghadimi & Lan, typed here as the oracle) at each
-    # run's measured constants, median over seeds, at every logged step T >= 1
+    # the plotted C1 line is 2 Delta/(eta T) + beta eta sigma^2 at each run's measured constants, median over
+    # seeds, at every logged step T >= 1
     conv = t.runs[t.runs["experiment"] == "conv"]
     th = df[df["kind"] == "theory"].sort_values("x")
-    steps = th["x"].unique()
-    want = {T: np.median(2 * conv["delta"] / (conv["lr"] * T) + conv["beta"] * conv["lr"] * conv["sigma2"]) for T in steps}
+    want = {T: np.median(_c1_oracle(conv, T)) for T in th["x"].unique()}
     np.testing.assert_allclose(th["y"].to_numpy(), [want[x] for x in th["x"]], rtol=1e-9)
     fig = convergence.plot(df)
     assert style.count_curves(fig, style.GID_MEASURED) == ranks
     assert style.count_curves(fig, style.GID_THEORY) == ranks
-    assert style.count_curves(fig, style.GID_FITTED) == 2  # the C/sqrt(T) reference and the fitted law
+    assert style.count_curves(fig, style.GID_FITTED) == 1  # the description's fitted law
     labels = [ln.get_label() for ax in fig.axes for ln in ax.get_lines() if ln.get_gid() == style.GID_FITTED]
     assert all("fitted" in lb for lb in labels)
     assert "nats" in fig.axes[0].get_ylabel()

@@ -218,8 +218,18 @@ def _mi_validation_frame():
     return mi_validation.compute(validate.run(TINY))
 
 
+def _convergence_frame(t):
+    """Both panels: the horizon experiment (rate test) and the fixed-eta trajectories."""
+    from test_figures import horizon_tables
+
+    from figures import convergence
+
+    t2, rep = horizon_tables(t)
+    return convergence.compute(t2.runs, t2.traj, rep)
+
+
 BUILDERS = {
-    "convergence": lambda t, rep: __import__("figures.convergence").convergence.compute(t.runs, t.traj, rep),
+    "convergence": lambda t, rep: _convergence_frame(t),
     "gen_rank": lambda t, rep: __import__("figures.gen_rank").gen_rank.compute(t.runs, rep),
     "gen_samples": lambda t, rep: __import__("figures.gen_samples").gen_samples.compute(t.runs, rep),
     "tightness": lambda t, rep: __import__("figures.tightness").tightness.compute(t.runs),
