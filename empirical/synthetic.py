@@ -187,7 +187,8 @@ def _stream(label: int, cfg: SyntheticConfig, *keys: int) -> np.random.Generator
 
 
 def dataset(cfg: SyntheticConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    r"""``(W, singular values, X, Y)``: the track's teacher (stream keyed by ``teacher_seed`` only) and the
+    r"""``(W, singular values, X, Y)``: the track's teacher (stream keyed by ``teacher_seed`` and the shape, never by
+    the run's seed) and the
     dataset of (``seed``, ``samples``): :math:`X \in \mathbb R^{N\times d}`, :math:`Y = XW^\top + \tau E`, drawn
     fresh from the stream keyed by (seed, N) (independent of rank, optimizer and steps)."""
     W, sv = teacher(cfg, _stream(_TEACHER, cfg))

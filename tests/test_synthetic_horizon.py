@@ -63,3 +63,30 @@ def test_deterministic_regime_slope_is_steeper():
     assert (2 * runs["delta"] * runs["beta"] / runs["sigma2"] > 4 * 160).all()
     g = _judge(runs)["fits"]["global"]
     assert -1.1 < g["exponent"] < -0.75, g
+
+
+def test_full_batch_gradient_from_moments_is_the_gradient_of_the_sample_loss():
+    """The exact running average uses the full-batch gradient computed from (X^T X, Y^T X, ||Y||^2): checked
+    against the NLL typed here on the sample itself, by central differences in every coordinate."""
+    from empirical.synthetic import _full_loss_grad, moments
+
+    rng = np.random.default_rng(7)
+    n, m, d, r, tau = 50, 5, 4, 2, 0.7
+    X, Y = rng.standard_normal((n, d)), rng.standard_normal((n, m))
+    P, Q = rng.standard_normal((m, r)), rng.standard_normal((r, d))
+
+    def nll(P, Q):  # mean over the sample of 1/2 log(2 pi tau^2) + ||y - PQx||^2 / (2 tau^2 m)
+        return np.mean(0.5 * np.log(2 * np.pi * tau**2) + np.sum((Y - X @ (P @ Q).T) ** 2, axis=1) / (2 * tau**2 * m))
+
+    loss, gP, gQ = _full_loss_grad(P, Q, moments(X, Y), tau)
+    assert loss == pytest.approx(nll(P, Q), rel=1e-12)
+    h = 1e-6
+    for A, G, which in ((P, gP, 0), (Q, gQ, 1)):
+        num = np.zeros_like(A)
+        for idx in np.ndindex(A.shape):
+            E = np.zeros_like(A)
+            E[idx] = h
+            args_p = (P + E, Q) if which == 0 else (P, Q + E)
+            args_m = (P - E, Q) if which == 0 else (P, Q - E)
+            num[idx] = (nll(*args_p) - nll(*args_m)) / (2 * h)
+        np.testing.assert_allclose(G, num, rtol=1e-6, atol=1e-9)
