@@ -15,9 +15,9 @@ from bounds.cliutil import OneLineParser, UsageError, positive_int
 #: subcommand -> (module exposing configure(parser) and run(args), one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "repro": ("paper_repro_cli", "regenerate every figure, table and the tightness report"),
-    "rank": ("bounds.cli_rank", "recommended student rank for a sample size, under each reading of docs/theory.md R"),
-    "bounds": ("bounds.cli_bounds", "the derived bounds: statements, assumptions, formulas; --eval one"),
-    "tightness": ("bounds.cli_tightness", "tightness report for a results folder or a CSV of measurements"),
+    "rank": ("empirical.commands.rank", "recommended student rank for a sample size, under each reading of docs/theory.md R"),
+    "bounds": ("empirical.commands.bounds", "the derived bounds: statements, assumptions, formulas; --eval one"),
+    "tightness": ("empirical.commands.tightness", "tightness report for a results folder or a CSV of measurements"),
     "mi": ("empirical.commands.mi", "mutual information (nats) between two sample matrices; --validate"),
     "teacher": ("empirical.commands.teacher", "train (or load from cache) one LLaMA-style teacher"),
     "distill": ("empirical.commands.distill", "one Low-Rank Clone distillation run, printing its metrics"),
