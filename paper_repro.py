@@ -259,8 +259,9 @@ def advice_sections(runs, with_mi: bool = True, log=print) -> dict:
     if with_mi:
         try:
             from empirical.mi.validate_bounds import gaussian_bound_check
-            out["mi_gaussian_check"] = gaussian_bound_check()
-            log(f"MI bounds on planted Gaussian pairs: {out['mi_gaussian_check']['seconds']:.1f} s")
+            chk = gaussian_bound_check()
+            log(f"MI bounds on planted Gaussian pairs: {chk.pop('seconds'):.1f} s")  # a wall time: not in the report
+            out["mi_gaussian_check"] = chk
         except Exception as exc:  # noqa: BLE001
             out["mi_gaussian_check"] = {"error": f"{type(exc).__name__}: {exc}"}
     return out

@@ -239,7 +239,7 @@ def _advice_markdown(report: dict) -> list[str]:
             sz = mi.get("sizes", {})
             lines += [f"Jointly Gaussian teacher/student activations at the cloning experiment's sizes "
                       f"(d = {sz.get('d')}, n = {sz.get('n')}, ranks {sz.get('ranks')}), where the true MI is known "
-                      f"in closed form ({mi.get('cases')} cases, {mi.get('seconds', 0):.1f} s). A quantity that rests "
+                      f"in closed form ({mi.get('cases')} cases). A quantity that rests "
                       "on an estimated entropy is an estimate, not a bound, whatever side it lands on here.", ""]
             lines += [f"- {q}: {v.get('text', '')} (mean error {fmt(v.get('mean_error'))}, worst "
                       f"{fmt(v.get('worst_error'))} nats)" for q, v in mi.get("quantities", {}).items()]
