@@ -4,7 +4,7 @@ Torch-free and import-light on purpose: `lrkd rank` must answer in well under a 
 imports numpy, sympy, torch, pandas or matplotlib at module level.
 
 Conventions every subcommand follows:
-- a command module (``bounds/cli_<name>.py``, ``empirical/commands/<name>.py``; the table is
+- a command module (``empirical/commands/<name>.py``; the table is
   ``paper_repro.COMMANDS``) exposes ``configure(parser)`` (adds arguments; imports nothing heavy)
   and ``run(args) -> int`` (does the work; heavy imports go inside);
 - bad input raises :class:`UsageError` (:mod:`bounds.errors`) (or argparse rejects it); the dispatcher prints one line on stderr

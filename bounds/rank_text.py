@@ -1,6 +1,6 @@
 """Text output of `lrkd rank`: the headline first, then the per-method table and the optional sections.
 
-Plain Python (the dict built by :func:`bounds.cli_rank.run` is printed as it is, nothing recomputed). A rank
+Plain Python (the dict built by :func:`empirical.commands.rank.run` is printed as it is, nothing recomputed). A rank
 that is not a recommendation — a "scaling only" row, or rank 0 (no rank fits) — is printed as ``-``.
 """
 from __future__ import annotations

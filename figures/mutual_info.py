@@ -71,7 +71,7 @@ def _i3_note(last: pd.DataFrame) -> list:
     ratio = float(np.exp(2.0 * (top["i3_bound"].mean() - top["i1_bound"].mean()) / d))
     text = (f"at r = {int(last['rank'].max())} this clone's MSE is {ratio:.3g}x the PCA tail\n"
             "(I3 - I1 = (d/2) log(clone MSE / PCA tail))")
-    return [style.rows("vs rank", text, "note", [np.nan], [np.nan])]
+    return [style.rows("vs rank", text, "note", [0], [0])]
 
 
 def compute(mi: pd.DataFrame) -> pd.DataFrame:

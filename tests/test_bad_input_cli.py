@@ -606,8 +606,8 @@ PARSE_ONLY = {  # (command argv, flag, parsed attribute, module whose run() is s
     "mi --k": (["mi", "--x", "a.npy", "--y", "b.npy"], "--k", "k", "empirical.commands.mi"),
     "mi --batch-size": (["mi", "--x", "a.npy", "--y", "b.npy"], "--batch-size", "batch_size", "empirical.commands.mi"),
     "mi --steps": (["mi", "--x", "a.npy", "--y", "b.npy"], "--steps", "steps", "empirical.commands.mi"),
-    "rank --boot": (["rank", "--samples", "5", "--shape", "2", "2"], "--boot", "boot", "bounds.cli_rank"),
-    "rank --shape": (["rank", "--samples", "5", "--shape", "2"], "--shape", "shape", "bounds.cli_rank"),
+    "rank --boot": (["rank", "--samples", "5", "--shape", "2", "2"], "--boot", "boot", "empirical.commands.rank"),
+    "rank --shape": (["rank", "--samples", "5", "--shape", "2"], "--shape", "shape", "empirical.commands.rank"),
 }
 
 

@@ -22,7 +22,7 @@ def _top(mods):
 
 def test_bounds_modules_do_not_import_heavy_packages():
     code = ("import bounds, bounds.catalog, bounds.fit, bounds.params, bounds.recommend, bounds.spectrum_io, "
-            "bounds.cli_rank, bounds.cli_bounds\n"
+            "empirical.commands.rank, empirical.commands.bounds\n"
             "from bounds import catalog\n"
             "catalog.get('G2')(B=1, p=10, N=100, rho=1, R=1, delta=0.1); catalog.get('I2')(r=2, tr_S=1, sigma_n=1)")
     assert not _top(_modules_after(code)) & set(HEAVY)

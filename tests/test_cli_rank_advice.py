@@ -131,7 +131,7 @@ def bad_runs(tmp_path):
     (["--samples", "2M", "--shape", "8", "8", "--allocate", "{d}", "--budget-fraction", "1.5"], "--budget-fraction"),
     (["--samples", "2M", "--shape", "8", "8", "--track", "x"], "--calibrate"),
     (["--samples", "2M", "--calibrate", "{d}/empty.csv"], "no rows"),
-    (["--samples", "2M", "--calibrate", "{d}/neg.csv"], "positive integers"),
+    (["--samples", "2M", "--calibrate", "{d}/neg.csv"], "positive integer"),
     (["--samples", "2M", "--calibrate", "{d}/nan.csv"], "empty value"),
     (["--samples", "2M", "--calibrate", "{d}/zero_loss.csv"], "positive"),
     (["--samples", "2M", "--calibrate", "{d}/missing.csv"], "no such file"),

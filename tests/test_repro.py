@@ -70,6 +70,26 @@ def test_report_and_manifest(smoke):
     assert "preset 'smoke'" in first.stdout  # sizes printed at start
 
 
+def test_report_has_rank_advice_and_the_planted_mi_check(smoke):
+    """The report carries the calibration of every track (refused with a reason where the pilot cannot identify the
+    surface, e.g. a track with two sample sizes) and the I1/I2 check on planted Gaussian pairs."""
+    out = smoke[0]
+    rep = json.loads((out / "report.json").read_text())
+    md = (out / "report.md").read_text()
+    runs = pd.read_csv(out / "runs.csv")
+    adv = rep["rank_advice"]["tracks"]
+    assert set(adv) == set(runs["track"].astype(str))
+    tr = adv["transformer"]
+    n_sizes = runs.loc[runs["track"] == "transformer", "samples"].nunique()
+    if n_sizes < 3:                                            # not identifiable: refused, saying why
+        assert not tr["ok"] and "sample size" in tr["reason"]
+    assert "## Rank advice calibrated on these runs" in md
+    chk = rep["mi_gaussian_check"]
+    q = chk["quantities"]["i1_true_entropy"]
+    assert q["right_side"] == q["of"] == chk["cases"]         # a valid bound never exceeds the true MI
+    assert "planted Gaussian pairs" in md
+
+
 def test_second_run_is_served_from_the_store_with_identical_results(smoke):
     out, first, second, snapshot = smoke
     man = json.loads((out / "manifest.json").read_text())

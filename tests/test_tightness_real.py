@@ -98,7 +98,7 @@ def test_broken_real_runs_is_one_line_exit_2(tmp_path):
 
 def test_the_cli_path_imports_no_torch(tmp_path):
     out, _ = _folder(tmp_path, {"real": {"preset": "repro"}})
-    code = ("import sys, argparse, contextlib, io; from bounds import cli_tightness; "
+    code = ("import sys, argparse, contextlib, io; from empirical.commands import tightness as cli_tightness; "
             f"a = argparse.Namespace(path={str(out)!r}, json=True); "
             "f = io.StringIO(); r = contextlib.redirect_stdout(f); r.__enter__(); cli_tightness.run(a); "
             "r.__exit__(None, None, None); "

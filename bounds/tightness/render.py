@@ -214,6 +214,35 @@ def _real_markdown(sec: dict) -> list[str]:
                          + (f", p = {fmt(sp['p_value'], '.2g')})" if sp["n"] >= 5 else ", too few for a p-value)") + " |")
     if sec.get("all_matrices"):
         lines += _all_matrices_markdown(sec["all_matrices"])
+    if sec.get("allocation"):
+        lines += ["", "### Per-matrix ranks at a parameter budget (bounds.allocate)", ""]
+        lines += sec["allocation"].get("markdown", [])
+    return lines
+
+
+def _advice_markdown(report: dict) -> list[str]:
+    """The rank-advice calibration (bounds.calibrate) and the MI bound check on planted Gaussian pairs."""
+    lines = []
+    adv = report.get("rank_advice")
+    if adv:
+        lines += ["", "## Rank advice calibrated on these runs", "",
+                  "Per track, the held-out loss surface L(r, N) = E + A r^(1-2 alpha) + C r^a N^-b fitted to the runs "
+                  "(`lrkd rank --calibrate`), r* at 4x the largest N, and the check that makes it trustworthy: fitted "
+                  "on all but the largest N, predicted vs measured there.", ""]
+        lines += [f"- {t}" for t in adv.get("markdown", [])]
+    mi = report.get("mi_gaussian_check")
+    if mi:
+        lines += ["", "## I1, I2, I3 and the MI estimators on planted Gaussian pairs", ""]
+        if "error" in mi:
+            lines.append(f"failed: {mi['error']}")
+        else:
+            sz = mi.get("sizes", {})
+            lines += [f"Jointly Gaussian teacher/student activations at the cloning experiment's sizes "
+                      f"(d = {sz.get('d')}, n = {sz.get('n')}, ranks {sz.get('ranks')}), where the true MI is known "
+                      f"in closed form ({mi.get('cases')} cases). A quantity that rests "
+                      "on an estimated entropy is an estimate, not a bound, whatever side it lands on here.", ""]
+            lines += [f"- {q}: {v.get('text', '')} (mean error {fmt(v.get('mean_error'))}, worst "
+                      f"{fmt(v.get('worst_error'))} nats)" for q, v in mi.get("quantities", {}).items()]
     return lines
 
 
@@ -236,6 +265,7 @@ def to_markdown(report: dict) -> str:
                           + ", ".join(f"{k} ({n})" for k, n in v["left_out_kinds"].items()) + "."]
         lines += _fits(c.get("fits", [])) + _bounds(c.get("bounds", []))
         lines += _EXTRA.get(cid, lambda _: [])(c)
+    lines += _advice_markdown(report)
     if report.get("real_model") is not None:
         lines += _real_markdown(report["real_model"])
     if report.get("failed"):

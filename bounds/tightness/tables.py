@@ -50,7 +50,8 @@ _CHECKS = {
 
 
 def _row_error(where: str, col: str, row: int, value, rule: str) -> UsageError:
-    return UsageError(f"{where}: column {col!r} {rule}; first bad value {value!r} on line {row + 2}")
+    shown = value.item() if hasattr(value, "item") else value     # -4, not np.int64(-4)
+    return UsageError(f"{where}: column {col!r} {rule}; first bad value {shown!r} on line {row + 2}")
 
 
 def _numeric(df: pd.DataFrame, cols, where: str) -> pd.DataFrame:
