@@ -186,3 +186,28 @@ def test_combining_rule(verdicts, expect):
                                                ((0.9, 0.99), 1.0, False), ((float("nan"), 1.0), 1.0, None)])
 def test_coverage_with_tolerance(ci, value, expect):
     assert tightness.covers(ci, value) is expect
+
+
+def slope_runs(slope, seeds=(0, 1, 2, 3, 4), horizons=(100, 200, 400, 800, 1600, 3200, 6400), sd=0.002, seed=0):
+    """Horizon rows whose average is exactly C T^slope (times tiny noise) and far below C1 (which holds)."""
+    rng = np.random.default_rng(seed)
+    base = horizon_runs(sigma2=10.0, seeds=seeds, horizons=horizons, sd=0.0)
+    T = base["horizon"].to_numpy(float)
+    base["grad_norm_sq_running_avg"] = 0.01 * T ** slope * np.exp(rng.normal(0, sd, T.size))
+    return base
+
+
+@pytest.mark.parametrize("slope, expect", [(-0.49, "holds"), (-0.40, "contradicted")])
+def test_rate_margin_separates_a_finite_span_bend_from_a_slower_rate(slope, expect):
+    """A CI a hundredth above -1/2 with a tiny width is within the exponent margin (holds); a slope of -0.40 is not
+    (contradicted), though C1 holds at every horizon in both."""
+    res = tightness.claim_C(tightness.finish_runs(slope_runs(slope)), pd.DataFrame(), n_boot=200)
+    ci = res["by_track"]["synthetic"]["fits"]["upper"]["ci"] if "upper" in res["by_track"]["synthetic"]["fits"] else None
+    assert res["verdict"] == expect, res["reason"]
+    if ci is not None:
+        assert ci[1] - ci[0] < 0.05                       # the data pin the slope: the margin decides, not the width
+
+
+@pytest.mark.parametrize("ci, value, expect", [((-0.495, -0.490), -0.5, True), ((-0.44, -0.43), -0.5, False)])
+def test_exponent_margin(ci, value, expect):
+    assert tightness.covers_exponent(ci, value) is expect

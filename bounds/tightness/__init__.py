@@ -19,7 +19,8 @@ from .claim_c import HORIZON_COLUMNS, c1_curves, claim_C, running_average
 from .claim_g import G_CANDIDATES, claim_G, g2_bound, g3_bound, g_bound_points
 from .claim_i import MI_COLUMNS, claim_I, mi_trajectories
 from .claim_r import claim_R, optimal_ranks
-from .common import BOUND_DELTA, COMBINE_RULE, MAX_CI_WIDTH, N_BOOT, VERDICTS, combine_tracks, covers
+from .common import (BOUND_DELTA, COMBINE_RULE, MARGIN_RULE, MAX_CI_WIDTH, N_BOOT, VERDICTS, combine_tracks, covers,
+                     covers_exponent)
 from .real import (ALL_MATRICES_METHODS, REAL_ALL_FITS_FILE, REAL_ALL_RANKS_FILE, REAL_COLUMNS, REAL_FITS_FILE,
                    REAL_RUNS_FILE, SEED_GAMMA, r1_gammas_by_form, real_all_matrices_summary, real_g2_bound,
                    real_gap_fit, real_model_section, real_section_from_dir, short_matrix_name)
@@ -32,7 +33,7 @@ _finish_runs = finish_runs  # the name paper_repro.py and the tests use
 __all__ = ["ALL_MATRICES_METHODS", "BOUND_DELTA", "COMBINE_RULE", "G_CANDIDATES", "HORIZON_COLUMNS", "MAX_CI_WIDTH",
            "MI_COLUMNS", "N_BOOT", "OPTIONAL_COLUMNS", "REAL_ALL_FITS_FILE", "REAL_ALL_RANKS_FILE", "REAL_COLUMNS",
            "REAL_FITS_FILE", "REAL_RUNS_FILE", "REQUIRED_COLUMNS", "SEED_GAMMA", "TEXT_COLUMNS", "Tables", "UsageError",
-           "VERDICTS", "c1_curves", "claim_C", "claim_G", "claim_I", "claim_R", "combine_tracks", "covers",
+           "VERDICTS", "c1_curves", "claim_C", "claim_G", "claim_I", "claim_R", "combine_tracks", "covers", "covers_exponent",
            "finish_runs", "from_results_dir", "from_user_csv", "g2_bound", "g3_bound", "g_bound_points", "judge",
            "load_path", "mi_trajectories", "optimal_ranks", "r1_gammas_by_form", "real_all_matrices_summary",
            "real_g2_bound", "real_gap_fit", "real_model_section", "real_section_from_dir", "run_counts",
@@ -67,7 +68,7 @@ def judge(tables: Tables, seed: int = 0, n_boot: int = N_BOOT, n_boot_surface: i
         "n_failed": int((runs["status"] != "ok").sum()), "run_counts": run_counts(tables),
         "failed": runs.loc[runs["status"] != "ok", [c for c in ("config_hash", "track", "rank", "samples", "seed",
                                                                  "failure_reason") if c in runs]].to_dict("records"),
-        "combine_rule": COMBINE_RULE,
+        "combine_rule": COMBINE_RULE, "margin_rule": MARGIN_RULE,
         "claims": {"C": claim_C(runs, tables.traj, seed, n_boot=n_boot), "G": claim_G(runs, seed, n_boot=n_boot),
                    "R": claim_R(runs, seed, n_boot=n_boot, **({} if n_boot_surface is None else {"n_boot_surface": n_boot_surface})), "I": claim_I(tables.mi)},
     }

@@ -26,7 +26,7 @@ import pandas as pd
 
 from .cellfit import cell_mean_fit, halves
 from .common import (ASSUMED, CONTRADICTED, HOLDS, INCONCLUSIVE, MAX_CI_WIDTH, N_BOOT, catalog, ci_width,
-                     combine_tracks, consistent_laws, covers, exponent_summary, fmt, fmt_ci, has, ok, ratios)
+                     combine_tracks, consistent_laws, covers_exponent, exponent_summary, fmt, fmt_ci, has, ok, ratios)
 from .tables import run_kind
 
 #: the rows the horizon experiment writes into runs.csv (one SGD run per horizon T at eta*(T))
@@ -137,7 +137,7 @@ def _rate_verdict(fits: dict, c1_held: bool | None) -> tuple[str, str]:
     laws = consistent_laws({"T": decide["ci"]}, {k: {"T": v} for k, v in C_CANDIDATES.items()})
     if len(laws) > 1:
         return INCONCLUSIVE, txt + f"; consistent with {' and '.join(laws)}: the data cannot tell the regimes apart."
-    if decide["ci"][0] > PAPER_SLOPE and not covers(decide["ci"], PAPER_SLOPE):
+    if decide["ci"][0] > PAPER_SLOPE and not covers_exponent(decide["ci"], PAPER_SLOPE):
         return CONTRADICTED, txt + "; slower than T^-1/2."
     if laws == [next(iter(C_CANDIDATES))]:
         return HOLDS, txt + "; the CI covers -1/2 and excludes -1."

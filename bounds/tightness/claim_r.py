@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .common import (ASSUMED, CONTRADICTED, INCONCLUSIVE, MAX_CI_WIDTH, N_BOOT, ci_width, combine_tracks, covers,
+from .common import (ASSUMED, CONTRADICTED, INCONCLUSIVE, MAX_CI_WIDTH, N_BOOT, ci_width, combine_tracks, covers_exponent,
                      fmt, fmt_ci, ok, track_order)
 from .tables import gen_rows
 
@@ -108,10 +108,10 @@ def _track(rows: pd.DataFrame, track: str, n_boot: int, n_boot_surface: int, see
                    "R1's model does not describe this track, so its gamma says nothing about the claim.")
     elif gci is None or ci_width(gci) > MAX_CI_WIDTH:
         out.update(verdict=INCONCLUSIVE, reason=txt + f" gamma's CI is missing or wider than {MAX_CI_WIDTH}.")
-    elif gci[0] > PAPER_GAMMA and not covers(gci, PAPER_GAMMA):
+    elif gci[0] > PAPER_GAMMA and not covers_exponent(gci, PAPER_GAMMA):
         out.update(verdict=CONTRADICTED, reason=txt + " gamma's CI is above 1/2: r* grows faster than sqrt(N).")
     else:
-        out.update(verdict=ASSUMED, reason=txt + (" gamma's CI covers 1/2" if covers(gci, PAPER_GAMMA) else
+        out.update(verdict=ASSUMED, reason=txt + (" gamma's CI covers 1/2" if covers_exponent(gci, PAPER_GAMMA) else
                    " gamma's CI is below 1/2 (r* = O(sqrt(N)) as an upper rate, not tight)")
                    + ": the claim holds under R1's risk model, which reproduces the measured r* on this grid.")
     return out

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .common import COMBINE_RULE, fmt, fmt_ci
+from .common import COMBINE_RULE, MARGIN_RULE, fmt, fmt_ci
 from .real import ALL_MATRICES_METHODS, r1_gammas_by_form
 
 #: what the report says about its tracks and where the theory is written
@@ -252,7 +252,7 @@ _EXTRA = {"C": _claim_c_extra, "R": _claim_r_extra, "I": _claim_i_extra}
 def to_markdown(report: dict) -> str:
     """report.md: intro, run counts, the verdict table and its combining rule, then per claim its details."""
     lines = ["# Tightness report", "", INTRO, ""] + _counts(report) + [""] + _verdict_table(report)
-    lines += ["", COMBINE_RULE, ""]
+    lines += ["", COMBINE_RULE, "", MARGIN_RULE, ""]
     figs = report.get("figures")
     if figs:
         lines += ["Figures (in `figures/`): " + "; ".join(f"`{f}` ({FIGURES.get(f, '')})" for f in figs) + ".", ""]
