@@ -266,8 +266,9 @@ def cloning_configs(grid, transformer_grid, device: str = "cpu") -> list:
     from empirical.mi.infonce import InfoNCEConfig
 
     base = transformer_configs(transformer_grid, device)[0]
-    dcfg = DistillConfig(teacher=base.teacher, samples=grid.samples, steps=grid.steps, device=device,
-                         batch_size=transformer_grid.batch_size)
+    # the MI experiment keeps LRC's recipe (normal init, batch 32): the transformer grid's SVD init and batch 16
+    # are chosen for measuring r*(N), not for cloning
+    dcfg = DistillConfig(teacher=base.teacher, samples=grid.samples, steps=grid.steps, device=device, batch_size=32)
     return [CloningConfig(distill=dcfg, ranks=tuple(grid.ranks), trajectory_rank=max(grid.ranks),
                           heldout_sequences=grid.heldout_sequences, estimators=tuple(grid.estimators),
                           n_checkpoints=grid.n_checkpoints,

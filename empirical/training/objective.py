@@ -22,7 +22,8 @@ _CHUNK = 64
 
 
 class TeacherTargets:
-    """Teacher targets for the first ``n`` pool sequences — the KL stats at τ (:func:`teacher_kl_stats`) and
+    """Teacher targets for the ``pool`` sequences (in training: the union of a stacked group's training rows) —
+    the KL stats at τ (:func:`teacher_kl_stats`) and
     the clone activations — precomputed once (in fixed chunks of 64 sequences) when they fit in the memory
     budget; otherwise computed per batch."""
 
