@@ -8,7 +8,7 @@ Right panel: measured r*(N) = argmin over the rank grid of the seed-mean held-ou
 (:func:`bounds.optimum.measured_optima`) with its bootstrap-over-seeds interval; an r* at a grid edge is censored
 and drawn as a one-sided open triangle at the edge (▲: r* ≥ r_max, ▼: r* ≤ r_min), never joined to a line.
 Beside it, per track from the report (claim R, ``by_track``): the fitted R1 surface's discrete argmin on the
-same grid (wide translucent line), the paper's √N with a constant fitted through the interior r* only
+same grid (wide translucent line), the paper's √N with a constant fitted through the uncensored r* only
 (dash-dot), both in the track's colour, and the extrapolation to the largest N in the panel title.
 """
 from __future__ import annotations
@@ -23,8 +23,9 @@ PANELS = {
                         logx=True, title="held-out loss vs r, synthetic (bands: seed range, same scale)"),
     "U transformer": dict(xlabel="rank r", ylabel="held-out CE (nats / token)", logx=True,
                           title="held-out loss vs r, transformer (N sequences / tokens)"),
-    "r*": dict(xlabel="sample size N (sequences for the transformer; samples for the synthetic track)",
-               ylabel="optimal rank r*", logx=True, logy=True, title="r*(N), bootstrap interval over seeds"),
+    "r*": dict(xlabel="N (transformer: sequences, tokens in the middle legend; synthetic: samples)",
+               ylabel="optimal rank r*", logx=True, logy=True,
+               title="r*(N); extrapolated from smaller N (R1 surface):"),
 }
 
 TRACKS = ("synthetic", "transformer")
@@ -83,14 +84,14 @@ def compute(runs: pd.DataFrame, report: dict | None = None) -> pd.DataFrame:
             x, y = inner["samples"].to_numpy(float), inner["rstar"].to_numpy(float)
             xs = np.geomspace(t["samples"].min(), t["samples"].max(), 30)
             c0 = float(np.exp(np.mean(np.log(y) - 0.5 * np.log(x))))
-            out.append(style.rows("r*", f"{track}: paper's √N, constant fitted to the interior r*", "fitted", xs,
+            out.append(style.rows("r*", f"{track}: paper's √N, constant fitted to the uncensored r*", "fitted", xs,
                                   c0 * np.sqrt(xs), color_=i))
         ext = info.get("extrapolation") or {}
         if ext.get("ok"):
             lo, hi = ext.get("rstar_interval", (np.nan, np.nan))
-            out.append(style.rows("r*", f"{track}: extrapolated to N = {ext['target_samples']:g}: r* "
-                                        f"{ext['rstar_predicted']:g} [{lo:g}, {hi:g}], measured "
-                                        f"{ext['rstar_measured']:g} ({'covered' if ext.get('covered') else 'NOT covered'})",
+            out.append(style.rows("r*", f"{track} N={ext['target_samples']:g}: predicted r* {ext['rstar_predicted']:g} "
+                                        f"[{lo:g}, {hi:g}], measured {ext['rstar_measured']:g}"
+                                        f"{'' if ext.get('covered') else ' (NOT covered)'}",
                                   "note", [0.0], [0.0]))
     if not out:
         return pd.DataFrame(columns=style.COLUMNS)

@@ -43,8 +43,11 @@ def test_draw_larger_than_the_pool_is_one_clear_error(splits):
 def test_training_uses_each_students_own_draw():
     from empirical.training.distill import train_students
 
+    from empirical.models.teacher import Decoder
+
     cfgs = [tiny_distill_config(rank=4, samples=n, seed=s, steps=2) for s, n in ((0, 16), (1, 16), (2, 24))]
-    tr = train_students(cfgs, log=False)
+    teacher = Decoder(cfgs[0].teacher.model, torch.Generator().manual_seed(0)).eval()  # untrained: data only
+    tr = train_students(cfgs, log=False, teacher=(teacher, {}))
     for c, pos, held in zip(cfgs, tr.train_pos, tr.heldout_rows):
         want_train, want_held = tr.splits.draw(c.seed, c.samples, c.eval_sequences)
         assert torch.equal(tr.pool[pos], tr.splits.student_pool[want_train])
