@@ -335,7 +335,8 @@ SWEEP_RECIPES = {
 
 def bench_sweep(ctx) -> dict:
     r"""``students_per_cpu_minute`` of the quick transformer track, before and after (issue 13), measured in
-    this run on 2 stacked students per recipe with one torch thread (as a sweep worker runs): the process CPU
+    this run on 2 stacked students per recipe with one torch thread (as a sweep worker runs), after an untimed
+    warm-up of each recipe: the process CPU
     time of a whole student (training, evaluation, β, σ², trajectory points) at two short step counts
     :math:`s_1 < s_2`, extrapolated linearly to the recipe's steps,
     :math:`t(s) = t(s_1) + (s - s_1)\,\frac{t(s_2) - t(s_1)}{s_2 - s_1}`, per student; students per CPU-minute
@@ -355,9 +356,12 @@ def bench_sweep(ctx) -> dict:
                {"config_hash": "untrained", "test_loss": float("nan"), "params": 0})
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
-    s1, s2, S = 10, 30, 2
+    s1, s2, S = 10, 40, 2
     out = {"stacked_students": S, "step_counts": [s1, s2], "threads": 1}
     try:
+        for kw in SWEEP_RECIPES.values():  # untimed warm-up: one-time imports and allocations of each recipe
+            train_students(DistillConfig(teacher=tc, device=ctx["device"], **dict(kw, steps=2)), teacher=teacher,
+                           device=dev, log=False)
         for name, kw in SWEEP_RECIPES.items():
             base = DistillConfig(teacher=tc, device=ctx["device"], **kw)
             cpu = {}
