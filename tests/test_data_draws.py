@@ -36,8 +36,9 @@ def test_draw_is_disjoint_from_its_heldout_and_from_the_teacher(splits):
 
 
 def test_draw_larger_than_the_pool_is_one_clear_error(splits):
-    with pytest.raises(UsageError, match="student pool"):
-        splits.draw(0, splits.max_samples - 10, 512)
+    with pytest.raises(UsageError, match=f"max N = {splits.max_samples - 512}"):
+        splits.draw(0, splits.max_samples - 511, 512)
+    assert len(splits.draw(0, splits.max_samples - 512, 512)[0]) == splits.max_samples - 512
 
 
 def test_training_uses_each_students_own_draw():

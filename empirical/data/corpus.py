@@ -75,8 +75,8 @@ class Splits:
         if n < 1:
             raise UsageError(f"the number of samples must be >= 1, got {n}")
         if n + n_heldout > self.max_samples:
-            raise UsageError(f"--samples {n} plus {n_heldout} held-out sequences is more than this corpus allows "
-                             f"with context {self.context} (student pool: {self.max_samples} sequences)")
+            raise UsageError(f"--samples {n} is more than this corpus allows with context {self.context} and "
+                             f"{n_heldout} held-out sequences per dataset (max N = {self.max_samples - n_heldout})")
         g = torch.Generator()
         g.manual_seed(draw_seed(seed, n))
         perm = torch.randperm(self.max_samples, generator=g)
