@@ -26,7 +26,8 @@ class DataConfig:
 
     The corpus is cut into non-overlapping sequences of ``context + 1`` bytes, shuffled by ``seed``, and
     split into a teacher part (``teacher_fraction``), a held-out part (``heldout_sequences``, at most half of
-    the rest) and the student-training pool (the rest); N student sequences are the first N of the pool.
+    the rest: the teacher's held-out set) and the student pool (the rest), from which each student dataset
+    (seed, N) draws its own training and held-out rows (:meth:`empirical.data.corpus.Splits.draw`).
     """
 
     corpus: str | None = None
@@ -81,6 +82,22 @@ class TeacherTrainConfig:
 
 
 @dataclass(frozen=True)
+class PlateauRule:
+    r"""The convergence criterion of a student's training objective (:mod:`empirical.training.plateau`):
+    smooth the per-step minibatch objective :math:`L_t` by an EMA, :math:`s_t = (1-a)s_{t-1} + a L_t`
+    (:math:`a` = ``ema``), and call it converged at the first step :math:`t \ge` ``min_steps`` where
+    :math:`(s_{t-K} - s_t)/|s_{t-K}| < \varepsilon` (:math:`K` = ``window``, :math:`\varepsilon` = ``eps``).
+    ``stop``: end training there (a stacked group ends when every student has converged); otherwise the
+    criterion is only recorded."""
+
+    ema: float = 0.05
+    window: int = 50
+    eps: float = 0.01
+    min_steps: int = 100
+    stop: bool = False
+
+
+@dataclass(frozen=True)
 class DistillConfig:
     """One LRC distillation run (``rank`` = student width r, ``samples`` = N student training sequences).
 
@@ -89,6 +106,9 @@ class DistillConfig:
     at lr 3e-3 / 1e-2 / 3e-2 (students are still improving at 400 steps; 1e-2 is the measured middle).
     Defaults: τ = 8 (≈ √context, see empirical.training.losses), α = 0.2 (LRC-1.5B), all seven
     clone terms, AdamW lr 1e-2 with LRC's linear schedule (0.5 % warmup) and grad clip 1.0.
+    Data: the (``seed``, ``samples``) dataset of the student pool (training rows and ``eval_sequences``
+    held-out rows, :meth:`empirical.data.corpus.Splits.draw`); ``plateau`` the recorded (or, with
+    ``plateau.stop``, applied) convergence criterion.
     """
 
     teacher: TeacherTrainConfig = field(default_factory=TeacherTrainConfig)
@@ -118,7 +138,8 @@ class DistillConfig:
     n_log_points: int = 16
     beta_iters: int = 8
     sigma2_batches: int = 16
-    eval_sequences: int = 512  # held-out/train sequences used for the final losses (first ones)
+    eval_sequences: int = 512  # held-out sequences drawn per (seed, N), and at most this many train ones evaluated
+    plateau: PlateauRule = field(default_factory=PlateauRule)
     teacher_cache_max_mb: float = 256.0  # precompute teacher targets for the N sequences if they fit
 
 

@@ -40,6 +40,7 @@ GID_THEORY = "theory"
 GID_FITTED = "fitted"
 GID_CEILING = "ceiling"
 GID_RAW = "raw"
+GID_CENSORED = "censored"
 #: gid of the triangles marking where a seed band (or mean) at or below 0 was cut at a log axis' bottom
 GID_CLIPPED = "clipped"
 
@@ -180,7 +181,7 @@ def fmt_ci(value: float, lo: float, hi: float) -> str:
 # ------------------------------------------------------------------------------------------- long frames
 #: columns of every figure's data frame (one row per drawn point)
 COLUMNS = ["panel", "series", "kind", "x", "y", "lo", "hi", "color"]
-KINDS = ("measured", "raw", "theory", "fitted", "fitlaw", "ceiling", "note")
+KINDS = ("measured", "raw", "theory", "fitted", "fitlaw", "ceiling", "note", "censored")
 
 
 def rows(panel: str, series: str, kind: str, x, y, lo=None, hi=None, color_: int | None = None):
@@ -227,6 +228,10 @@ def _draw_series(ax, kind: str, s, label: str, col: int, ls_ceiling):
         return fitted_line(ax, s["x"], s["y"], label=label, color_=c or FITTED_COLOR)
     if kind == "fitlaw":
         return fitted_law_line(ax, s["x"], s["y"], label=label, color_=c or FITTED_COLOR)
+    if kind == "censored":  # a one-sided measurement: open triangles pointing where the value lies (≥ up, ≤ down)
+        (line,) = ax.plot(s["x"], s["y"], ls="none", marker="v" if "≤" in label else "^", ms=9, mfc="none", mew=1.5,
+                          color=color(max(col, 0)), gid=GID_CENSORED, label=label)
+        return line
     if kind == "ceiling":
         if s["x"].nunique() == 1 and len(s) == 2:  # two rows at one x: a vertical marker
             return ceiling_line(ax, x=float(s["x"].iloc[0]), label=label, ls=ls_ceiling, color_=c or CEILING_COLOR)

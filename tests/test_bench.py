@@ -61,3 +61,25 @@ def test_ksg_headline_reports_its_numbers():
     line = _headline("ksg", {"ksg_32x32": {"dims": "32+32", "n": 10000, "seconds_median": 6.2, "speedup_vs_kdtree": 6.6},
                              "sklearn_1d": {"max_abs_diff": 1.8e-15, "time_ratio_sklearn_over_ours": 0.84}})
     assert "32+32" in line and "6.2 s" in line and "6.6x" in line and "1.8e-15" in line and "0.84" in line
+
+
+def test_sweep_bench_after_recipe_is_the_quick_presets():
+    """`lrkd bench`'s sweep entry times the quick transformer track's recipe (copied by hand: perf sits below
+    sweep in the layers): every field it sets equals the quick preset's configs'."""
+    from empirical import sweep
+    from empirical.perf.bench import SWEEP_RECIPES
+    from empirical.sweep import runners
+    cfgs = [c for c in sweep.plan("quick") if runners.track_of(c) == "transformer"]
+    after = dict(SWEEP_RECIPES["after"])
+    assert after.pop("rank") in {c.rank for c in cfgs} and after.pop("samples") in {c.samples for c in cfgs}
+    for k, v in after.items():
+        assert {getattr(c, k) for c in cfgs} == {v}, k
+    assert SWEEP_RECIPES["before"]["steps"] != after["steps"]  # before is another recipe, not a copy
+
+
+def test_sweep_headline_reports_before_and_after():
+    from empirical.commands.bench import _headline
+    r = {"students_per_cpu_minute": {"before": 3.0, "after": 9.0}, "speedup": 3.0,
+         "before": {"cpu_s_per_student": 20.0}, "after": {"cpu_s_per_student": 6.67}}
+    line = _headline("sweep", r)
+    assert "before 3" in line and "after 9" in line and "3x" in line and "20 -> 6.67" in line

@@ -70,7 +70,11 @@ def _track(rows: pd.DataFrame, track: str, n_boot: int, n_boot_surface: int, see
     cens = [f"N = {fmt(r['samples'])}: {measured_text(r)}" for _, r in opt.iterrows() if r["censored"]]
     out["censored"] = cens
     ctext = (" Censored: " + "; ".join(cens) + ".") if cens else ""
-    mtext = "measured " + "; ".join(f"N = {fmt(r['samples'])}: {measured_text(r)}" for _, r in opt.iterrows())
+    tps = (rows["tokens"] / rows["samples"]).dropna() if "tokens" in rows.columns else pd.Series(dtype=float)
+    unit = ((lambda n: f" ({fmt(n * tps.iloc[0])} tokens)") if len(tps) and tps.iloc[0] != 1  # N in both units
+            else (lambda n: ""))
+    mtext = "measured " + "; ".join(f"N = {fmt(r['samples'])}{unit(r['samples'])}: {measured_text(r)}"
+                                    for _, r in opt.iterrows())
     try:
         ident, why, advice = identifiability(rows)
     except ValueError as exc:

@@ -19,15 +19,17 @@ interleaved with their baseline, because the machine is noisy.
 - ``lrc``: one LRC distillation step (rank 16, cached teacher targets as in a real run) per token against the
   teacher step per token: ``time_per_token_vs_teacher``; also 4 stacked students per student.
 - ``memory``: peak RSS of quick-preset-sized distillation runs, each in a fresh subprocess.
+- ``sweep``: ``students_per_cpu_minute`` of the quick transformer track's student recipe, before (issue 13)
+  and after, per student CPU time at one torch thread (:func:`empirical.perf.bench.bench_sweep`).
 - ``run`` (not in the default set): wall time of a full default distillation run, alone and 4 stacked.
 - ``ksg``: the MI estimator benchmark of empirical.mi.bench.
 """
 from __future__ import annotations
 
 from bounds.cliutil import positive_int
-from empirical.perf.bench import bench_lrc, bench_matmul, bench_memory, bench_run, bench_teacher
+from empirical.perf.bench import bench_lrc, bench_matmul, bench_memory, bench_run, bench_sweep, bench_teacher
 
-DEFAULT = ("matmul", "teacher", "lrc", "memory", "ksg")
+DEFAULT = ("matmul", "teacher", "lrc", "memory", "sweep", "ksg")
 
 
 BENCHMARKS = {
@@ -35,6 +37,7 @@ BENCHMARKS = {
     "teacher": bench_teacher,
     "lrc": bench_lrc,
     "memory": bench_memory,
+    "sweep": bench_sweep,
     "run": bench_run,
     "ksg": "empirical.mi.bench:run",
     "mfu": "empirical.perf.mfu:run",
@@ -133,6 +136,11 @@ def _headline(name: str, r: dict) -> str:
         return (f"KSG {k.get('dims')} n={k.get('n')}: {f(k.get('seconds_median'))} s "
                 f"({f(k.get('speedup_vs_kdtree'))}x the KD-tree path); vs sklearn 1-D: max |diff| "
                 f"{f(sk.get('max_abs_diff'))} nats, sklearn time / ours {f(sk.get('time_ratio_sklearn_over_ours'))}")
+    if name == "sweep":
+        spm = r["students_per_cpu_minute"]
+        return (f"quick transformer students per CPU-minute: before {f(spm['before'])}, after {f(spm['after'])} "
+                f"({f(r['speedup'])}x; {f(r['before']['cpu_s_per_student'])} -> "
+                f"{f(r['after']['cpu_s_per_student'])} CPU s per student)")
     if name == "run":
         return f"full run {f(r['one_run_s'])} s alone, {f(r['per_run_stacked_s'])} s per run when 4 are stacked"
     return ", ".join(f"{k}={v}" for k, v in list(r.items())[:6] if not isinstance(v, (dict, list)))

@@ -5,8 +5,13 @@ English prose and code); ``DataConfig.corpus`` may name any UTF-8 file. Tokens a
 The corpus is cut into non-overlapping sequences of ``context + 1`` bytes (input = first ``context``, target
 = shifted by one), permuted by ``seed``, then split into disjoint parts: the teacher's training part, the
 held-out part, and the student-training pool. Repeated chunks are dropped first, so no sequence of the
-teacher's part reappears verbatim in the student's parts. ``N`` student sequences are the pool's first ``N`` (so runs at
-smaller N use a subset of the larger N's data). The teacher never sees student or held-out text.
+teacher's part reappears verbatim in the student's parts. The teacher never sees student or held-out text.
+
+Student datasets (shared/INFERENCE.md rule 1): each (seed, N) draws its own training set and its own held-out
+set from the student pool (:meth:`Splits.draw`): a permutation of the pool seeded by (seed, N), training rows
+its first N, held-out rows the next ``n_heldout``. Draws at different seeds differ, draws at different N of one
+seed are not nested, and every rank at one (seed, N) shares that dataset. The fixed ``heldout`` part is the
+teacher's held-out set (and the MI experiment's activations).
 """
 from __future__ import annotations
 
@@ -62,6 +67,25 @@ class Splits:
             raise UsageError(f"--samples {n} is more than this corpus allows with context {self.context} "
                              f"(max N = {self.max_samples})")
         return self.student_pool[:n]
+
+    def draw(self, seed: int, n: int, n_heldout: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Student-pool row indices ``(train (n,), heldout (n_heldout,))`` of the dataset of (``seed``, ``n``):
+        a permutation of the pool seeded by (seed, n), training rows first, held-out rows next (disjoint).
+        :class:`UsageError` when the pool has fewer than ``n + n_heldout`` sequences."""
+        if n < 1:
+            raise UsageError(f"the number of samples must be >= 1, got {n}")
+        if n + n_heldout > self.max_samples:
+            raise UsageError(f"--samples {n} is more than this corpus allows with context {self.context} and "
+                             f"{n_heldout} held-out sequences per dataset (max N = {self.max_samples - n_heldout})")
+        g = torch.Generator()
+        g.manual_seed(draw_seed(seed, n))
+        perm = torch.randperm(self.max_samples, generator=g)
+        return perm[:n].clone(), perm[n:n + n_heldout].clone()
+
+
+def draw_seed(seed: int, n: int) -> int:
+    """The generator seed of dataset (``seed``, ``n``): distinct for distinct pairs with 0 <= n < 2^31."""
+    return 7_919 + int(seed) * 2**31 + int(n)
 
 
 _CACHE: dict = {}

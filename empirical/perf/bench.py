@@ -320,3 +320,62 @@ def bench_run(ctx) -> dict:
     four = time.perf_counter() - t0
     return {"one_run_s": one, "four_stacked_s": four, "per_run_stacked_s": four / 4,
             "timing_one": recs[0]["timing_group"]}
+
+
+#: the quick transformer track's student recipe before (issue 13) and after: (rank, N) of a typical student,
+#: then the DistillConfig fields that differ (kept in sync with empirical.sweep.presets by hand: perf sits
+#: below sweep in the layers)
+SWEEP_RECIPES = {
+    "before": dict(rank=16, samples=128, steps=240, batch_size=32, beta_iters=6, sigma2_batches=4,
+                   eval_sequences=128, n_log_points=8, init="normal", alpha=0.2),
+    "after": dict(rank=32, samples=32, steps=150, batch_size=16, beta_iters=0, sigma2_batches=0,
+                  eval_sequences=512, n_log_points=4, init="svd", alpha=0.2),
+}
+
+
+def bench_sweep(ctx) -> dict:
+    r"""``students_per_cpu_minute`` of the quick transformer track, before and after (issue 13), measured in
+    this run on 2 stacked students per recipe with one torch thread (as a sweep worker runs), after an untimed
+    warm-up of each recipe: the process CPU
+    time of a whole student (training, evaluation, β, σ², trajectory points) at two short step counts
+    :math:`s_1 < s_2`, extrapolated linearly to the recipe's steps,
+    :math:`t(s) = t(s_1) + (s - s_1)\,\frac{t(s_2) - t(s_1)}{s_2 - s_1}`, per student; students per CPU-minute
+    :math:`= 60 / t(s)`. The teacher is an untrained default-size one (the cost does not depend on its weights)."""
+    import dataclasses
+    import time
+
+    import torch
+
+    from empirical.config import DistillConfig, TeacherTrainConfig
+    from empirical.models.teacher import Decoder
+    from empirical.training.distill import make_records, train_students
+
+    tc = TeacherTrainConfig(device=ctx["device"])
+    dev = ctx["dev"]
+    teacher = (Decoder(tc.model, torch.Generator().manual_seed(0)).to(dev).eval(),
+               {"config_hash": "untrained", "test_loss": float("nan"), "params": 0})
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    s1, s2, S = 10, 40, 2
+    out = {"stacked_students": S, "step_counts": [s1, s2], "threads": 1}
+    try:
+        for kw in SWEEP_RECIPES.values():  # untimed warm-up: one-time imports and allocations of each recipe
+            train_students(DistillConfig(teacher=tc, device=ctx["device"], **dict(kw, steps=2)), teacher=teacher,
+                           device=dev, log=False)
+        for name, kw in SWEEP_RECIPES.items():
+            base = DistillConfig(teacher=tc, device=ctx["device"], **kw)
+            cpu = {}
+            for s in (s1, s2):
+                cfgs = [dataclasses.replace(base, steps=s, seed=k) for k in range(S)]
+                c0 = time.process_time()
+                make_records(train_students(cfgs, teacher=teacher, device=dev))
+                cpu[s] = (time.process_time() - c0) / S
+            per_step = (cpu[s2] - cpu[s1]) / (s2 - s1)
+            t = cpu[s1] + (base.steps - s1) * per_step
+            out[name] = {"recipe": kw, "cpu_s_per_student": t, "cpu_s_per_student_step": per_step,
+                         "students_per_cpu_minute": 60.0 / t}
+    finally:
+        torch.set_num_threads(threads)
+    out["students_per_cpu_minute"] = {k: out[k]["students_per_cpu_minute"] for k in SWEEP_RECIPES}
+    out["speedup"] = out["after"]["students_per_cpu_minute"] / out["before"]["students_per_cpu_minute"]
+    return out

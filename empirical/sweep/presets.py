@@ -16,6 +16,9 @@ from dataclasses import dataclass
 
 # ------------------------------------------------------------------------------------------- presets
 
+#: weight of LRC's clone terms on the transformer track's presets (decided by measurement: README)
+ALPHA = 0.2
+
 @dataclass(frozen=True)
 class SyntheticGrid:
     """Synthetic linear track: teacher W (m x d) with spectrum sigma_k = s k^-alpha, noise tau."""
@@ -39,7 +42,8 @@ class SyntheticGrid:
 
 @dataclass(frozen=True)
 class TransformerGrid:
-    """Transformer (LRC) track on the embedded corpus."""
+    """Transformer (LRC) track on the embedded corpus: ranks x N (student sequences) x seeds; each (seed, N)
+    its own training and held-out draw from the student pool (shared by the ranks)."""
 
     ranks: tuple[int, ...]
     samples: tuple[int, ...]
@@ -48,13 +52,18 @@ class TransformerGrid:
     teacher_steps: int = 600
     d_model: int = 64
     n_layers: int = 2
-    beta_iters: int = 20        # Hessian power iterations (beta)
-    sigma2_batches: int = 16    # minibatch gradients for sigma^2
-    eval_sequences: int = 512   # sequences for the final train / held-out losses
-    n_log_points: int = 16      # log-spaced trajectory points (each measures grad norm, beta, sigma^2: the
-                                # dominant cost of short runs: ~1 s per point and student on 2 CPU cores)
+    beta_iters: int = 20        # Hessian power iterations (beta); SGD runs only (C1 applies to SGD only)
+    sigma2_batches: int = 16    # minibatch gradients for sigma^2; SGD runs only
+    eval_sequences: int = 512   # held-out sequences per (seed, N) draw (and at most this many train ones evaluated)
+    n_log_points: int = 16      # log-spaced trajectory points (each measures the probe's grad norm)
     batch_size: int = 32
     corpus: str | None = None   # UTF-8 text file; None: the embedded pydoc_data corpus
+    optimizer: str = "adamw"
+    lr: float = 1e-2
+    init: str = "normal"        # "normal": LRC's N(0, 0.02^2); "svd": top-r right singular vectors of the teacher
+    alpha: float = 0.2          # weight of LRC's clone terms (0: CE + KL only)
+    tau: float = 8.0
+    plateau_stop: bool = False  # stop at the plateau of the smoothed objective (else it is only recorded)
 
 
 @dataclass(frozen=True)
@@ -90,9 +99,9 @@ PRESETS: dict[str, Preset] = {
                                 conv_ranks=(2, 8), conv_samples=128, conv_steps=300,
                                 horizons=(25, 50, 100, 200, 400, 800, 1600), horizon_ranks=(2,),
                                 horizon_samples=128),
-        transformer=TransformerGrid(ranks=(4, 8), samples=(64, 128), seeds=(0,), steps=20, teacher_steps=60,
+        transformer=TransformerGrid(ranks=(4, 8), samples=(16, 32), seeds=(0,), steps=20, teacher_steps=60,
                                     d_model=32, n_layers=1, beta_iters=4, sigma2_batches=4, eval_sequences=64,
-                                    n_log_points=8),
+                                    n_log_points=4, batch_size=16, init="svd", alpha=ALPHA),
         mi=MIGrid(ranks=(2, 8), steps=20, samples=128, heldout_sequences=16, n_checkpoints=3),
         workers=2),
     "quick": Preset(
@@ -104,11 +113,12 @@ PRESETS: dict[str, Preset] = {
                                 # ~1.8 s per seed for the 8 horizons, the catalog import ~1.4 s per worker)
                                 horizons=(50, 100, 200, 400, 800, 1600, 3200, 6400), horizon_ranks=(4,),
                                 horizon_samples=512),
-        # sized from measured costs (2 CPU cores, 1 thread per worker): a student step ~0.08 s at batch 32, a
-        # trajectory point ~1 s; fewer (r, N) points with more steps rather than many undertrained students
-        transformer=TransformerGrid(ranks=(4, 8, 16), samples=(32, 128, 512), seeds=(0, 1, 2), steps=240,
-                                    teacher_steps=400, beta_iters=6, sigma2_batches=4, eval_sequences=128,
-                                    n_log_points=8),
+        # the regime where held-out CE turns up with rank (measured): SVD-initialised students overfit within
+        # 150 steps at N = 16-48 sequences; normal init stays far from it on a CPU budget. 5-7 s per student
+        # (2 CPU cores, 1 thread per worker); 512 held-out sequences per (seed, N): the eval noise must shrink
+        transformer=TransformerGrid(ranks=(8, 16, 32, 64), samples=(16, 24, 32, 48, 64, 128), seeds=(0, 1, 2, 3, 4),
+                                    steps=150, teacher_steps=400, eval_sequences=512, n_log_points=4,
+                                    batch_size=16, init="svd", alpha=ALPHA),
         mi=MIGrid(ranks=(2, 8, 32), steps=80, samples=512, heldout_sequences=32, n_checkpoints=3, seeds=(0, 1, 2)),
         workers=2),
     "full": Preset(
@@ -118,8 +128,10 @@ PRESETS: dict[str, Preset] = {
                                 m=128, d=128, noise=0.5, conv_ranks=(4, 16, 64), conv_samples=2048,
                                 conv_steps=20000, horizons=tuple(50 * 2**k for k in range(9)),
                                 horizon_ranks=(4, 16), horizon_samples=2048),
-        transformer=TransformerGrid(ranks=(4, 8, 16, 32, 64), samples=(32, 128, 512, 2048), seeds=(0, 1, 2, 3, 4),
-                                    steps=400, teacher_steps=600),
+        transformer=TransformerGrid(ranks=(4, 8, 16, 32, 64, 128, 256),
+                                    samples=(16, 32, 64, 128, 256, 512, 1024, 2048), seeds=(0, 1, 2, 3, 4),
+                                    steps=300, teacher_steps=2000, d_model=256, n_log_points=8, batch_size=16,
+                                    init="svd", alpha=ALPHA),
         mi=MIGrid(ranks=(2, 4, 8, 16, 32, 64), steps=400, samples=2048, heldout_sequences=256,
                   estimators=("gaussian", "ksg", "infonce"), seeds=(0, 1, 2, 3, 4)),
         workers=4),

@@ -14,6 +14,7 @@ from bounds.jsonable import jsonable as _jsonable
 
 #: scalar record fields copied into runs.csv (RECORD.md), in this order
 RUN_COLUMNS = ("config_hash", "track", "experiment", "status", "failure_reason", "seed", "rank", "samples", "tokens",
+               "steps_used", "plateau_reached", "final_rel_improvement",
                "params", "m", "d", "vocab", "train_loss", "test_loss", "gap", "train_loss_smoothed",
                "test_loss_smoothed", "smoothing_alpha", "loss_range_B", "beta", "sigma2", "delta", "loss_init",
                "loss_best", "optimizer", "lr", "steps", "horizon", "grad_norm_sq_running_avg", "batch_size", "code_bits", "param_norm", "lipschitz",
@@ -55,16 +56,23 @@ def synthetic_configs(grid, device: str = "cpu") -> list:
 
 
 def transformer_configs(grid, device: str = "cpu") -> list:
-    """Transformer-track (LRC) configs over ranks x samples x seeds, sharing one teacher."""
-    from empirical.config import DataConfig, DistillConfig, TeacherConfig, TeacherTrainConfig, swiglu_d_ff
+    """Transformer-track (LRC) configs over ranks x samples x seeds, sharing one teacher (the grid's recipe:
+    optimizer, lr, init, alpha, tau; beta/sigma^2 measured on SGD runs only)."""
+    import dataclasses
+
+    from empirical.config import (DataConfig, DistillConfig, PlateauRule, TeacherConfig, TeacherTrainConfig,
+                                  swiglu_d_ff)
 
     d_ff = swiglu_d_ff(grid.d_model)
     teacher = TeacherTrainConfig(model=TeacherConfig(d_model=grid.d_model, n_layers=grid.n_layers, d_ff=d_ff),
                                  data=DataConfig(corpus=grid.corpus), steps=grid.teacher_steps, device=device)
+    sgd = grid.optimizer == "sgd"  # beta and sigma^2 only feed C1, which applies to SGD only
     return [DistillConfig(teacher=teacher, rank=r, samples=n, steps=grid.steps, seed=s, device=device,
-                          beta_iters=grid.beta_iters, sigma2_batches=grid.sigma2_batches,
+                          beta_iters=grid.beta_iters if sgd else 0, sigma2_batches=grid.sigma2_batches if sgd else 0,
                           eval_sequences=grid.eval_sequences, n_log_points=grid.n_log_points,
-                          batch_size=grid.batch_size)
+                          batch_size=grid.batch_size, optimizer=grid.optimizer, lr=grid.lr, init=grid.init,
+                          alpha=grid.alpha, tau=grid.tau,
+                          plateau=dataclasses.replace(PlateauRule(), stop=grid.plateau_stop))
             for n in grid.samples for r in grid.ranks for s in grid.seeds]
 
 
@@ -140,7 +148,7 @@ SYNTHETIC_CHUNK = 8
 #: stacked transformer students per task: stacking saves little per student on CPU (cost ~ linear in the
 #: students), so small tasks balance the workers better (a 9-student group on one of 2 workers left the other idle);
 #: on a GPU up to 16 train together
-TRANSFORMER_CHUNK = 4
+TRANSFORMER_CHUNK = 5
 
 
 def batches(cfgs: list, ids: list | None = None, chunk: int = SYNTHETIC_CHUNK) -> list[list]:
@@ -266,8 +274,9 @@ def cloning_configs(grid, transformer_grid, device: str = "cpu") -> list:
     from empirical.mi.infonce import InfoNCEConfig
 
     base = transformer_configs(transformer_grid, device)[0]
-    dcfg = DistillConfig(teacher=base.teacher, samples=grid.samples, steps=grid.steps, device=device,
-                         batch_size=transformer_grid.batch_size)
+    # the MI experiment keeps LRC's recipe (normal init, batch 32): the transformer grid's SVD init and batch 16
+    # are chosen for measuring r*(N), not for cloning
+    dcfg = DistillConfig(teacher=base.teacher, samples=grid.samples, steps=grid.steps, device=device, batch_size=32)
     return [CloningConfig(distill=dcfg, ranks=tuple(grid.ranks), trajectory_rank=max(grid.ranks),
                           heldout_sequences=grid.heldout_sequences, estimators=tuple(grid.estimators),
                           n_checkpoints=grid.n_checkpoints,

@@ -12,8 +12,12 @@ clone MSE (held-out, summed over layers), full-batch squared gradient norm of th
 fixed probe batch (the first ``probe_size`` training sequences) at log-spaced steps with its running
 average, β (HVP power iteration on the probe), σ² (spread of ``sigma2_batches`` minibatch gradients, at the
 end of training), Δ = L(θ₀) − min_t L(θ_t) on the probe (L* is estimated by the best loss seen).
-Losses are in nats per token. Training losses are evaluated on the first ``eval_sequences`` training
-sequences (all of them when N is smaller), held-out losses on the first ``eval_sequences`` held-out ones.
+Losses are in nats per token. Each student trains on its own dataset, the (seed, N) draw of the student
+pool (:meth:`empirical.data.corpus.Splits.draw`: N training rows and ``eval_sequences`` held-out rows, shared
+by every rank at that (seed, N)); training losses are evaluated on its first ``eval_sequences`` training rows
+(all of them when N is smaller), held-out losses on its held-out rows. Convergence (:mod:`empirical.training.plateau`):
+per student the steps used, the step at which the smoothed objective plateaued (or None) and its relative
+improvement over the last window at the end.
 """
 from __future__ import annotations
 
@@ -33,6 +37,7 @@ from empirical.data.corpus import make_splits
 from empirical.runtime.device import resolve_device
 from empirical.runtime.optim import make_adamw
 from empirical.training.objective import ObjectiveModule, TeacherTargets, evaluate, objective
+from empirical.training.plateau import PlateauMonitor
 from empirical.models.lrc import LRCStudent
 from empirical.cache.store import ResultStore
 from empirical.models.teacher import math_attention
@@ -62,7 +67,7 @@ def validate(cfg: DistillConfig) -> None:
         raise UsageError(f"--tau must be > 0, got {cfg.tau}")
     if not 0 < cfg.smoothing_alpha < 1:
         raise UsageError(f"smoothing_alpha must be in (0, 1), got {cfg.smoothing_alpha}")
-    make_splits(cfg.teacher.data).student_train(cfg.samples)  # raises with the max N
+    make_splits(cfg.teacher.data).draw(cfg.seed, cfg.samples, cfg.eval_sequences)  # raises with the max N
 
 
 def group_key(cfg: DistillConfig):
@@ -126,7 +131,7 @@ class Training:
     teacher: object
     teacher_record: dict
     splits: object
-    pool: torch.Tensor        # the first max(N) student-pool sequences (CPU)
+    pool: torch.Tensor        # the union of the students' training rows (CPU); Training.indices index it
     pool_dev: torch.Tensor    # the same on the device
     targets: TeacherTargets
     terms: tuple
@@ -138,15 +143,20 @@ class Training:
     t0: float
     stopped_at_step: list = dataclasses.field(default_factory=list)  # per student: first non-finite step or None
     stopped_value: list = dataclasses.field(default_factory=list)    # its objective there
+    train_pos: list = dataclasses.field(default_factory=list)   # per student: its N training rows, as pool positions
+    heldout_rows: list = dataclasses.field(default_factory=list)  # per student: its held-out student-pool rows
+    plateau: PlateauMonitor | None = None                        # the convergence criterion, fed every step
+    steps_used: int = 0                                          # optimizer steps taken (the group's)
 
     @property
     def base(self) -> DistillConfig:
         return self.cfgs[0]
 
     def indices(self, gens, size) -> torch.Tensor:
-        """Pool indices (S, size) of a minibatch: per student uniform with replacement from its N, drawn
-        from its generator in ``gens``."""
-        return torch.stack([torch.randint(int(c.samples), (size,), generator=g) for c, g in zip(self.cfgs, gens)])
+        """Pool positions (S, size) of a minibatch: per student uniform with replacement from its N training
+        rows, drawn from its generator in ``gens``."""
+        return torch.stack([pos[torch.randint(int(c.samples), (size,), generator=g)]
+                            for c, g, pos in zip(self.cfgs, gens, self.train_pos)])
 
     def batch(self, gens, size):
         """A minibatch: (tokens (S, size, T+1) on the device, indices (S, size))."""
@@ -154,9 +164,8 @@ class Training:
         return self.pool_dev[idx.to(self.dev)], idx
 
     def probe_loss(self):
-        """:func:`objective` on the fixed probe batch (the first ``probe_size`` training sequences)."""
-        S, P = len(self.cfgs), self.probe_size
-        probe_idx = torch.arange(P).expand(S, P)
+        """:func:`objective` on the fixed probe batch (each student's first ``probe_size`` training rows)."""
+        probe_idx = torch.stack([pos[:self.probe_size] for pos in self.train_pos])
         return objective(self.student, self.pool_dev[probe_idx.to(self.dev)], probe_idx, self.targets, self.base,
                          self.terms)
 
@@ -192,14 +201,18 @@ def train_students(cfgs, *, store: ResultStore | None = None, verbose: bool = Fa
     student = LRCStudent(teacher, base.rank, seeds=[c.seed for c in cfgs], init=base.init,
                          init_std=base.init_std).to(dev)
     params = student.trainable_parameters()
-    pool = splits.student_pool[:max(c.samples for c in cfgs)]
+    draws = [splits.draw(c.seed, c.samples, c.eval_sequences) for c in cfgs]  # each (seed, N) its own dataset
+    union = torch.unique(torch.cat([tr_rows for tr_rows, _ in draws]))        # sorted; targets cached once
+    train_pos = [torch.searchsorted(union, tr_rows) for tr_rows, _ in draws]
+    pool = splits.student_pool[union]
     targets = TeacherTargets(student, pool, terms, base.tau, budget_mb=base.teacher_cache_max_mb, dev=dev)
     tr = Training(cfgs=cfgs, student=student, params=params, teacher=teacher, teacher_record=t_record,
                   splits=splits, pool=pool, pool_dev=pool.to(dev), targets=targets, terms=terms, dev=dev,
                   probe_size=min(base.samples, base.probe_size),
                   trajectory={k: [] for k in ("step", "grad_norm_sq", "objective", "train_loss", "clone_mse")},
                   minibatch_objective=[], train_s=float("nan"), t0=t0, stopped_at_step=[None] * S,
-                  stopped_value=[None] * S)
+                  stopped_value=[None] * S, train_pos=train_pos, heldout_rows=[h for _, h in draws],
+                  plateau=PlateauMonitor(S, base.plateau))
     gens = [torch.Generator().manual_seed(c.seed + 1_000_003) for c in cfgs]
     opt, sched = make_optimizer(params, base)
     forward = ObjectiveModule(student, targets, base, terms)
@@ -231,6 +244,7 @@ def train_students(cfgs, *, store: ResultStore | None = None, verbose: bool = Fa
         mb = obj.detach().double()
         mb = (reduce(mb) if reduce is not None else mb).cpu().numpy()  # global: every process decides alike
         tr.minibatch_objective.append(mb)
+        converged = tr.plateau.update(mb)
         diverged = alive & ~np.isfinite(mb)
         for s_ in np.flatnonzero(diverged):  # a non-finite objective stops that student (BUGS.md B12)
             tr.stopped_at_step[s_], tr.stopped_value[s_] = step, float(mb[s_])
@@ -249,12 +263,16 @@ def train_students(cfgs, *, store: ResultStore | None = None, verbose: bool = Fa
             per_student_clip(params, base.grad_clip)
         opt.step()
         sched.step()
+        if base.plateau.stop and (converged | ~alive).all():  # every student converged (or stopped)
+            last = step + 1
+            break
         if verbose and (step + 1) % max(1, base.steps // 10) == 0:
             print(f"step {step + 1}/{base.steps}  objective {obj.detach().mean().item():.4f}", file=sys.stderr, flush=True)
     if log and last not in log_steps - {base.steps}:  # not logged yet at the step the loop ended
         log_point(last)
     if on_checkpoint is not None and last not in marks - {base.steps}:
         on_checkpoint(last, student)
+    tr.steps_used = last
     tr.train_s = time.perf_counter() - t0
     return tr
 
@@ -278,8 +296,10 @@ def make_records(tr: Training) -> list[dict]:
     # ---------------------------------------------------------------- end-of-run measurements
     t_eval = time.perf_counter()
     E = min(base.samples, base.eval_sequences)
-    ev_train = evaluate(student, pool[:E], base, dev, terms=())
-    ev_test = evaluate(student, splits.heldout[:base.eval_sequences], base, dev, terms=CLONE_TERMS)
+    ev_train = evaluate(student, torch.stack([pool[pos[:E]] for pos in tr.train_pos]), base, dev, terms=())
+    ev_test = evaluate(student, torch.stack([splits.student_pool[h] for h in tr.heldout_rows]), base, dev,
+                       terms=CLONE_TERMS)
+    rel_impr = tr.plateau.improvement() if tr.plateau.smoothed else np.full(S, np.nan)
     t_beta = time.perf_counter()
     beta = np.full(S, np.nan)
     if base.beta_iters > 0 and not all(k is not None for k in tr.stopped_at_step):
@@ -337,7 +357,10 @@ def make_records(tr: Training) -> list[dict]:
             "delta": objs[0] - loss_best, "loss_init": objs[0], "loss_best": loss_best,
             "loss_star_is_estimate": True,
             "optimizer": c.optimizer, "lr": c.lr, "steps": c.steps, "batch_size": c.batch_size,
-            "probe_size": P, "eval_train_sequences": E,
+            "probe_size": P, "eval_train_sequences": E, "eval_heldout_sequences": int(len(tr.heldout_rows[s])),
+            "steps_used": int(stop if stop is not None else tr.steps_used),
+            "plateau_step": tr.plateau.plateau_step[s], "plateau_reached": tr.plateau.plateau_step[s] is not None,
+            "final_rel_improvement": float(rel_impr[s]) if np.isfinite(rel_impr[s]) else None,  # None: < window steps "plateau_stop": bool(c.plateau.stop),
             "teacher": {"config_hash": t_record["config_hash"], "test_loss": t_record["test_loss"],
                         "params": t_record["params"]},
             "trajectory": {"step": list(traj["step"]), "grad_norm_sq": gn,

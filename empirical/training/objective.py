@@ -22,7 +22,8 @@ _CHUNK = 64
 
 
 class TeacherTargets:
-    """Teacher targets for the first ``n`` pool sequences — the KL stats at τ (:func:`teacher_kl_stats`) and
+    """Teacher targets for the ``pool`` sequences (in training: the union of a stacked group's training rows) —
+    the KL stats at τ (:func:`teacher_kl_stats`) and
     the clone activations — precomputed once (in fixed chunks of 64 sequences) when they fit in the memory
     budget; otherwise computed per batch."""
 
@@ -83,16 +84,17 @@ def objective(student, tokens, idx, targets, cfg, terms):
 @torch.no_grad()
 def evaluate(student, seqs: torch.Tensor, cfg, dev, terms):
     """Per-student CE, smoothed CE, KL(τ=1, per token) and clone MSE per term (summed over layers) on
-    ``seqs`` (n, T+1), the same sequences for every student."""
+    ``seqs``: (n, T+1), the same sequences for every student, or (S, n, T+1), each student its own."""
     S = student.n_students
+    if seqs.dim() == 2:
+        seqs = seqs.unsqueeze(0).expand(S, *seqs.shape)
     sums = {"ce": torch.zeros(S, dtype=torch.float64), "sm": torch.zeros(S, dtype=torch.float64),
             "kl": torch.zeros(S, dtype=torch.float64)}
     clone = {t: torch.zeros(S, dtype=torch.float64) for t in terms}
     ntok = 0
     a = cfg.smoothing_alpha
-    for i in range(0, seqs.shape[0], _CHUNK):
-        b = seqs[i:i + _CHUNK].to(dev)
-        tok = b.unsqueeze(0).expand(S, *b.shape)
+    for i in range(0, seqs.shape[1], _CHUNK):
+        tok = seqs[:, i:i + _CHUNK].to(dev)
         with autocast(dev):
             out = student(tok[..., :-1], terms=terms)
         lp = F.log_softmax(out.logits.float(), -1)
