@@ -143,7 +143,7 @@ def _lsq_huber(d: _Design, counts: np.ndarray, x0: np.ndarray, delta: float) -> 
 
     x0 = np.clip(x0, np.array(lb) + 1e-12, np.array(ub) - 1e-12)
     res = least_squares(fun, x0, jac=jac, bounds=(lb, ub), loss="huber", f_scale=delta, method="trf",
-                        x_scale="jac", ftol=1e-12, xtol=1e-12, gtol=1e-12, max_nfev=200)
+                        x_scale="jac", ftol=1e-9, xtol=1e-9, gtol=1e-9, max_nfev=100)
     return res.x if np.all(np.isfinite(res.x)) else None
 
 
