@@ -112,7 +112,10 @@ def _pick_name(names, tensor: str | None, path: str) -> str:
     suffix = [n for n in names if n.endswith("." + tensor) or n.endswith("." + tensor + ".weight")]
     if len(suffix) == 1:
         return suffix[0]
-    raise UsageError(f"tensor {tensor!r} {'is ambiguous' if suffix else 'not found'} in {path}")
+    shown = suffix if suffix else [n for n in names if n.endswith(".weight")] or names
+    listing = ", ".join(shown[:8]) + (f", ... ({len(shown)} in all)" if len(shown) > 8 else "")
+    what = "is ambiguous: it matches" if suffix else "not found; the file holds"
+    raise UsageError(f"tensor {tensor!r} in {path} {what} {listing}")
 
 
 def _read_safetensors(path: str, tensor: str | None) -> tuple[np.ndarray, str]:
@@ -134,10 +137,13 @@ def _read_safetensors(path: str, tensor: str | None) -> tuple[np.ndarray, str]:
 
 
 def _read_model_folder(folder: str, module: str | None) -> tuple[np.ndarray, str]:
-    if module is None:
-        raise UsageError(f"{folder} is a model folder: choose a weight with --module NAME")
     index = os.path.join(folder, "model.safetensors.index.json")
     single = os.path.join(folder, "model.safetensors")
+    if not (os.path.exists(single) or os.path.exists(index)):
+        raise UsageError(f"{folder} is a folder without model.safetensors or model.safetensors.index.json; give a "
+                         "spectrum file (.npy/.txt/.csv/.safetensors/.pt) or a model folder")
+    if module is None:
+        raise UsageError(f"{folder} is a model folder: choose a weight with --module NAME")
     if os.path.exists(single):
         return _read_safetensors(single, module)
     if os.path.exists(index):
@@ -145,7 +151,6 @@ def _read_model_folder(folder: str, module: str | None) -> tuple[np.ndarray, str
             weight_map = json.load(fh).get("weight_map", {})
         name = _pick_name(weight_map, module, index)
         return _read_safetensors(os.path.join(folder, weight_map[name]), name)
-    raise UsageError(f"{folder} has no model.safetensors or model.safetensors.index.json")
 
 
 def read_spectrum(path, tensor: str | None = None, module: str | None = None) -> Spectrum:

@@ -130,3 +130,18 @@ def test_pt_read_failures_name_the_file_and_are_not_key_errors(tmp_path):
     torch.save({"lr": 0.1}, tmp_path / "none.pt")
     with pytest.raises(WeightsFileError, match="no tensors"):
         load_tensor(tmp_path / "none.pt")
+
+
+def test_empty_folder_and_unknown_tensor_say_what_is_there(tmp_path):
+    """Issue 16: an empty folder is not called a model folder; an unknown tensor lists the names that exist."""
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(UsageError, match="without model.safetensors") as exc:
+        read_spectrum(tmp_path / "empty")
+    assert "--module" not in str(exc.value)
+    from safetensors.numpy import save_file
+
+    save_file({"layer.0.q.weight": np.eye(3, dtype=np.float32), "layer.0.k.weight": np.eye(3, dtype=np.float32)},
+              str(tmp_path / "w.safetensors"))
+    with pytest.raises(UsageError, match="not found; the file holds") as exc:
+        read_spectrum(tmp_path / "w.safetensors", tensor="NOSUCH")
+    assert "layer.0.q.weight" in str(exc.value) and "layer.0.k.weight" in str(exc.value)
