@@ -32,6 +32,7 @@ Public API::
 """
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from dataclasses import dataclass, field
 from typing import Callable
@@ -91,12 +92,17 @@ def _objective(x: np.ndarray, d: _Design, w: np.ndarray, delta: float) -> tuple[
     return float(w @ val), grad
 
 
+def _box(d: _Design) -> list[tuple[float, float]]:
+    """Bounds of x = (e, lA, lC, c, a, b); c is pinned (to ~0) when the tail is measured, not a power law."""
+    lo_y = float(np.min(d.log_y))
+    return [(lo_y - 30, lo_y + 5), (-40, 40), (-40, 40), _BOUNDS_EXP["c"] if d.power_tail else (-1e-9, 1e-9),
+            _BOUNDS_EXP["a"], _BOUNDS_EXP["b"]]
+
+
 def _minimize(d: _Design, w: np.ndarray, starts, delta: float) -> np.ndarray:
     from scipy.optimize import minimize
 
-    lo_y = float(np.min(d.log_y))
-    bounds = [(lo_y - 30, lo_y + 5), (-40, 40), (-40, 40), _BOUNDS_EXP["c"] if d.power_tail else (0.0, 0.0),
-              _BOUNDS_EXP["a"], _BOUNDS_EXP["b"]]
+    bounds = _box(d)
     best, best_f = None, np.inf
     for x0 in starts:
         x0 = np.clip(np.asarray(x0, float), [b[0] for b in bounds], [b[1] for b in bounds])
@@ -120,9 +126,7 @@ def _lsq_huber(d: _Design, counts: np.ndarray, x0: np.ndarray, delta: float) -> 
     sub = _Design(**{**d.__dict__, "log_t": d.log_t[rows], "log_p": d.log_p[rows], "log_n": d.log_n[rows],
                      "log_y": d.log_y[rows]})
     power = sub.power_tail
-    lo_y = float(np.min(d.log_y))
-    lb = [lo_y - 30, -40, -40, _BOUNDS_EXP["c"][0] if power else -1e-9, _BOUNDS_EXP["a"][0], _BOUNDS_EXP["b"][0]]
-    ub = [lo_y + 5, 40, 40, _BOUNDS_EXP["c"][1] if power else 1e-9, _BOUNDS_EXP["a"][1], _BOUNDS_EXP["b"][1]]
+    lb, ub = (list(v) for v in zip(*_box(d)))
 
     def parts(x):
         e, la, lc, c, a, b = x
@@ -268,7 +272,7 @@ def _clean(runs: pd.DataFrame, loss: str) -> pd.DataFrame:
     if "track" in runs.columns and runs["track"].nunique() > 1:
         raise ValueError("fit one track at a time (the runs hold tracks "
                          + ", ".join(map(str, sorted(runs["track"].unique()))) + ")")
-    df = runs[[c for c in runs.columns]].copy()
+    df = runs.copy()
     vals = df[["rank", "samples", loss]].to_numpy(dtype=float)
     df = df[np.all(np.isfinite(vals), axis=1)]
     if (df[["rank", "samples"]].to_numpy(dtype=float) <= 0).any():
@@ -299,8 +303,7 @@ def identifiability(runs: pd.DataFrame, min_samples: int = 3, min_ranks: int = 4
     if seeds.min() < 2:
         return (False, "fewer than two seeds (independent datasets) at some sample size",
                 "repeat each (rank, N) with at least 2 seeds, each with its own data draw")
-    opt = measured_optima(df.assign(seed=df["seed"]) if "seed" in df.columns else df.assign(seed=0),
-                          n_boot=0, loss=loss)
+    opt = measured_optima(df if "seed" in df.columns else df.assign(seed=0), n_boot=0, loss=loss)
     if not (opt["status"].isin(["interior", "flat"])).any():
         edge = opt["status"].iloc[0] if len(opt) else "none"
         more = f"ranks above {rs.max():g}" if edge == "upper edge" else f"ranks below {rs.min():g}"
@@ -308,8 +311,43 @@ def identifiability(runs: pd.DataFrame, min_samples: int = 3, min_ranks: int = 4
     return (True, "", "")
 
 
+#: fits already made in this process, by data and settings (the report's claim R and its rank-advice section fit
+#: the same runs with the same settings: the second asks here instead of refitting); bounded, oldest dropped
+_FITS: dict = {}
+_FITS_MAX = 32
+
+
+def _fit_key(df: pd.DataFrame, loss: str, **settings) -> str | None:
+    """Content key of a fit: the data it reads (rank, samples, seed, track, loss, in order) and its settings;
+    None (not cached) when a setting is a callable or mapping that cannot be keyed by value."""
+    if any(callable(v) or isinstance(v, dict) for v in settings.values()):
+        return None
+    import hashlib
+
+    cols = [c for c in ("rank", "samples", "seed", "track", loss) if c in df.columns]
+    h = hashlib.sha1(pd.util.hash_pandas_object(df[cols], index=False).to_numpy().tobytes())
+    h.update(repr((cols, sorted(settings.items()))).encode())
+    return h.hexdigest()
+
+
 def fit_surface(runs: pd.DataFrame, *, tail=None, params_of_rank: Callable | None = None, n_boot: int = 400,
                 seed: int = 0, loss: str = "test_loss", level: float = 0.95, check: bool = True) -> SurfaceFit:
+    """:func:`_fit_surface`, served from this process's cache of identical fits (same data, same settings)."""
+    key = _fit_key(_clean(runs, loss), loss, tail=tail, params_of_rank=params_of_rank, n_boot=n_boot, seed=seed,
+                   level=level, check=check)
+    if key is not None and key in _FITS:
+        return _FITS[key]
+    fit = _fit_surface(runs, tail=tail, params_of_rank=params_of_rank, n_boot=n_boot, seed=seed, loss=loss,
+                       level=level, check=check)
+    if key is not None:
+        if len(_FITS) >= _FITS_MAX:
+            _FITS.pop(next(iter(_FITS)))
+        _FITS[key] = fit
+    return fit
+
+
+def _fit_surface(runs: pd.DataFrame, *, tail, params_of_rank, n_boot: int, seed: int, loss: str, level: float,
+                 check: bool) -> SurfaceFit:
     """Fit L(r, N) to one track's runs (columns rank, samples, ``loss``; seed and track for the datasets).
 
     ``tail``: None for the power-law tail r^(1-2α) (α fitted), else a callable or a {rank: tail} mapping (a
@@ -375,7 +413,7 @@ def fit_surface(runs: pd.DataFrame, *, tail=None, params_of_rank: Callable | Non
     cells = df.assign(_res=np.log(y) - np.log(fitted.predict(r, n))).groupby(["rank", "samples"])["_res"].mean()
     res = cells.to_numpy(dtype=float)
     scale = float(1.482602218505602 * np.median(np.abs(res - np.median(res)))) if res.size else float("nan")
-    return SurfaceFit(**{**fitted.__dict__, "cell_residuals": res, "residual_scale": scale})
+    return dataclasses.replace(fitted, cell_residuals=res, residual_scale=scale)
 
 
 def extrapolate(runs: pd.DataFrame, level: float = 0.95, loss: str = "test_loss", **fit_kw) -> dict:
@@ -404,8 +442,7 @@ def extrapolate(runs: pd.DataFrame, level: float = 0.95, loss: str = "test_loss"
     pred = fit.predict(grid, ns[-1])
     lo, hi = fit.predict_interval(grid, ns[-1], level=level)
     meas = target.groupby("rank")[loss].mean()
-    opt = measured_optima(target.assign(track="target") if "track" not in target else target, n_boot=1000,
-                          loss=loss, level=level)
+    opt = measured_optima(target, n_boot=1000, loss=loss, level=level)
     m = opt.iloc[0]
     p_lo, p_hi = fit.rstar_interval(ns[-1], grid, level)
     m_lo = m["rstar_lo"] if m["censored"] != "lower" else -np.inf

@@ -146,3 +146,14 @@ def test_several_tracks_refused():
     df = pd.concat([planted(), planted().assign(track="other")])
     with pytest.raises(ValueError, match="one track"):
         fit_surface(df, n_boot=0)
+
+
+def test_identical_fits_are_made_once_and_changed_data_refit():
+    """The report's claim R and its rank advice fit the same runs: the second call must be the first fit, and any
+    change of the data (or of a setting) must give a fresh one."""
+    df = planted(samples=(32, 64, 128, 256), seeds=2, seed=7)
+    first = fit_surface(df, n_boot=20)
+    assert fit_surface(df.copy(), n_boot=20) is first
+    assert fit_surface(df, n_boot=21) is not first
+    moved = df.assign(test_loss=df["test_loss"] * 1.01)
+    assert fit_surface(moved, n_boot=20).params["E"] != first.params["E"]

@@ -18,7 +18,7 @@ from bounds.cliutil import UsageError
 from .claim_c import HORIZON_COLUMNS, c1_curves, claim_C, running_average
 from .claim_g import G_CANDIDATES, claim_G, g2_bound, g3_bound, g_bound_points
 from .claim_i import MI_COLUMNS, claim_I, mi_trajectories
-from .claim_r import claim_R, optimal_ranks
+from .claim_r import claim_R
 from .common import (BOUND_DELTA, COMBINE_RULE, MARGIN_RULE, MAX_CI_WIDTH, N_BOOT, VERDICTS, combine_tracks, covers,
                      covers_exponent)
 from .real import (ALL_MATRICES_METHODS, REAL_ALL_FITS_FILE, REAL_ALL_RANKS_FILE, REAL_COLUMNS, REAL_FITS_FILE,
@@ -35,7 +35,7 @@ __all__ = ["ALL_MATRICES_METHODS", "BOUND_DELTA", "COMBINE_RULE", "G_CANDIDATES"
            "REAL_FITS_FILE", "REAL_RUNS_FILE", "REQUIRED_COLUMNS", "SEED_GAMMA", "TEXT_COLUMNS", "Tables", "UsageError",
            "VERDICTS", "c1_curves", "claim_C", "claim_G", "claim_I", "claim_R", "combine_tracks", "covers", "covers_exponent",
            "finish_runs", "from_results_dir", "from_user_csv", "g2_bound", "g3_bound", "g_bound_points", "judge",
-           "load_path", "mi_trajectories", "optimal_ranks", "r1_gammas_by_form", "real_all_matrices_summary",
+           "load_path", "mi_trajectories", "r1_gammas_by_form", "real_all_matrices_summary",
            "real_g2_bound", "real_gap_fit", "real_model_section", "real_section_from_dir", "run_counts",
            "run_kind", "running_average", "short_matrix_name", "to_markdown", "write_report"]
 

@@ -29,23 +29,6 @@ PAPER_GAMMA = 0.5
 N_BOOT_SURFACE = 200
 
 
-def optimal_ranks(runs: pd.DataFrame) -> pd.DataFrame:
-    """Per (track, samples): r* = argmin over ranks of the seed-mean test loss, and per seed; flags r* at the
-    edge of the rank grid (censored). The table the optimal-rank figure draws."""
-    rows = []
-    for (track, n), g in ok(runs).groupby(["track", "samples"]):
-        mean = g.groupby("rank")["test_loss"].mean()
-        if len(mean) < 3:
-            continue
-        r_star = float(mean.idxmin())
-        per_seed = g.loc[g.groupby("seed")["test_loss"].idxmin(), ["seed", "rank"]]
-        rows.append({"track": track, "samples": n, "r_star": r_star,
-                     "censored": bool(r_star in (mean.index.min(), mean.index.max())),
-                     "r_star_seeds": per_seed["rank"].tolist(), "seeds": per_seed["seed"].tolist(),
-                     "rank_min": float(mean.index.min()), "rank_max": float(mean.index.max())})
-    return pd.DataFrame(rows)
-
-
 def measured_text(row) -> str:
     """'r* = 8 [4, 8]' or, censored, 'r* >= 16 (upper edge)'."""
     if row["censored"] == "upper":
