@@ -360,7 +360,7 @@ def make_records(tr: Training) -> list[dict]:
             "probe_size": P, "eval_train_sequences": E, "eval_heldout_sequences": int(len(tr.heldout_rows[s])),
             "steps_used": int(stop if stop is not None else tr.steps_used),
             "plateau_step": tr.plateau.plateau_step[s], "plateau_reached": tr.plateau.plateau_step[s] is not None,
-            "final_rel_improvement": float(rel_impr[s]) if np.isfinite(rel_impr[s]) else None,  # None: < window steps "plateau_stop": bool(c.plateau.stop),
+            "final_rel_improvement": float(rel_impr[s]) if np.isfinite(rel_impr[s]) else None,  # None: < window steps
             "teacher": {"config_hash": t_record["config_hash"], "test_loss": t_record["test_loss"],
                         "params": t_record["params"]},
             "trajectory": {"step": list(traj["step"]), "grad_norm_sq": gn,
